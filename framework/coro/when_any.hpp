@@ -1,0 +1,96 @@
+#pragma once
+
+#include <cstddef>
+#include <exception>
+#include <optional>
+#include <stop_token>
+#include <vector>
+
+#include "framework/coro/when_all.hpp"
+
+namespace troupe::coro {
+
+/// What when_any gives back: which task finished first, and its value
+/// (std::monostate for task<void>).
+template <class T>
+struct when_any_result {
+  std::size_t index;
+  detail::slot_t<T> value;
+};
+
+namespace detail {
+
+template <class T>
+class when_any_awaiter {
+ public:
+  when_any_awaiter(std::stop_source stop, std::vector<task<T>> ts)
+      : stop_(std::move(stop)), tasks_(std::move(ts)), counter_(tasks_.size()) {}
+
+  bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> parent) {
+    for (std::size_t i = 0; i < tasks_.size(); ++i) run(i);
+    return counter_.parent_started(parent);
+  }
+  when_any_result<T> await_resume() {
+    if (error_) std::rethrow_exception(error_);
+    TROUPE_ASSERT(winner_.has_value(), "when_any needs at least one task");
+    return when_any_result<T>{*winner_index_, std::move(*winner_)};
+  }
+
+ private:
+  detached run(std::size_t index) {
+    std::optional<slot_t<T>> slot;
+    std::exception_ptr error;
+    try {
+      if constexpr (std::is_void_v<T>) {
+        co_await std::move(tasks_[index]);
+        slot.emplace();
+      } else if constexpr (std::is_reference_v<T>) {
+        slot.emplace(&(co_await std::move(tasks_[index])));
+      } else {
+        slot.emplace(co_await std::move(tasks_[index]));
+      }
+    } catch (...) {
+      error = std::current_exception();
+    }
+    if (!winner_index_) {
+      winner_index_ = index;
+      if (error) error_ = error;
+      else winner_ = std::move(slot);
+      stop_.request_stop();
+    }
+    counter_.child_done();
+  }
+
+  std::stop_source stop_;
+  std::vector<task<T>> tasks_;
+  std::optional<std::size_t> winner_index_;
+  std::optional<slot_t<T>> winner_;
+  std::exception_ptr error_;
+  join_counter counter_;
+};
+
+}  // namespace detail
+
+/// Awaits the first of several tasks to finish. The tasks must watch tokens
+/// of `stop`: when the first finishes, when_any requests stop and then waits
+/// for the others to wind down (a started task is never abandoned), so its
+/// cost is that of the slowest task to notice cancellation. The winner's
+/// exception, if it threw, is rethrown; the losers' outcomes are discarded.
+template <class T>
+[[nodiscard]] auto when_any(std::stop_source stop, std::vector<task<T>> tasks) {
+  return detail::when_any_awaiter<T>(std::move(stop), std::move(tasks));
+}
+
+/// Variadic form of when_any for tasks of one result type.
+template <class T, class... Ts>
+[[nodiscard]] auto when_any(std::stop_source stop, task<T> first, task<Ts>... rest) {
+  static_assert((std::is_same_v<T, Ts> && ...), "when_any: all tasks must have one result type");
+  std::vector<task<T>> v;
+  v.reserve(1 + sizeof...(Ts));
+  v.push_back(std::move(first));
+  (v.push_back(std::move(rest)), ...);
+  return detail::when_any_awaiter<T>(std::move(stop), std::move(v));
+}
+
+}  // namespace troupe::coro

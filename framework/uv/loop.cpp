@@ -1,0 +1,155 @@
+#include "framework/uv/loop.hpp"
+
+#include <cstdio>
+
+#include "framework/base/assert.hpp"
+
+namespace troupe::uv {
+
+namespace {
+// The loop's own handles carry this in their data field, so leak checks can
+// tell them apart from user handles.
+char own_handle_tag;
+}  // namespace
+
+loop::loop() : thread_(std::this_thread::get_id()) {
+  int rc = uv_loop_init(&loop_);
+  TROUPE_ASSERT(rc == 0, "uv_loop_init failed");
+  loop_.data = this;
+  uv_timer_init(&loop_, &timer_);
+  timer_.data = &own_handle_tag;
+  uv_async_init(&loop_, &async_, &loop::on_async);
+  async_.data = &own_handle_tag;
+  // Neither keeps the loop alive by itself: the timer is referenced while a
+  // deadline is pending (libuv does that), the async only while held.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
+}
+
+loop::~loop() {
+  // Run what is still ready so no coroutine is left half-way, then close.
+  drain_posted();
+  drain_ready();
+  std::size_t leaked = live_handles();
+  if (leaked != 0) {
+    uv_walk(
+        &loop_,
+        [](uv_handle_t* h, void*) {
+          if (h->data == &own_handle_tag || uv_is_closing(h)) return;
+          std::fprintf(stderr, "troupe: a %s handle was left open on a loop being destroyed\n",
+                       uv_handle_type_name(h->type));
+        },
+        nullptr);
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  int rc = uv_loop_close(&loop_);
+  if (rc != 0) std::fprintf(stderr, "troupe: uv_loop_close: %s\n", uv_strerror(rc));
+}
+
+void loop::post(std::function<void()> fn) {
+  {
+    std::lock_guard lock(posted_mutex_);
+    posted_.push_back(std::move(fn));
+  }
+  uv_async_send(&async_);
+}
+
+void loop::hold() noexcept {
+  if (holds_.fetch_add(1, std::memory_order_relaxed) == 0) {
+    // hold() may come from another thread; referencing a handle must happen
+    // on the loop thread, so that part is posted.
+    if (on_loop_thread()) uv_ref(reinterpret_cast<uv_handle_t*>(&async_));
+    else post([this] { uv_ref(reinterpret_cast<uv_handle_t*>(&async_)); });
+  }
+}
+
+void loop::release() noexcept {
+  if (holds_.fetch_sub(1, std::memory_order_relaxed) == 1) {
+    if (on_loop_thread()) uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
+    else post([this] { uv_unref(reinterpret_cast<uv_handle_t*>(&async_)); });
+  }
+}
+
+void loop::on_async(uv_async_t* a) noexcept {
+  auto* self = static_cast<loop*>(a->loop->data);
+  self->drain_posted();
+}
+
+void loop::drain_posted() {
+  {
+    std::lock_guard lock(posted_mutex_);
+    posted_swap_.swap(posted_);
+  }
+  for (auto& fn : posted_swap_) fn();
+  posted_swap_.clear();
+}
+
+void loop::add_timer(timer_node* n) {
+  timers_.add(n);
+  if (timers_.top() == n) arm_timer();
+}
+
+void loop::remove_timer(timer_node* n) noexcept {
+  bool was_top = timers_.top() == n;
+  timers_.remove(n);
+  if (was_top) arm_timer();
+}
+
+void loop::arm_timer() noexcept {
+  timer_node* top = timers_.top();
+  if (top == nullptr) {
+    if (armed_for_ns_ != 0) uv_timer_stop(&timer_);
+    armed_for_ns_ = 0;
+    return;
+  }
+  if (armed_for_ns_ == top->deadline_ns) return;
+  std::uint64_t now = now_ns();
+  std::uint64_t ms = top->deadline_ns > now ? (top->deadline_ns - now + 999'999) / 1'000'000 : 0;
+  // libuv measures from its cached loop time, which may lag the real clock;
+  // refresh it so the timer is not due early by the lag.
+  uv_update_time(&loop_);
+  uv_timer_start(&timer_, &loop::on_timer, ms, 0);
+  armed_for_ns_ = top->deadline_ns;
+}
+
+void loop::on_timer(uv_timer_t* t) noexcept {
+  auto* self = static_cast<loop*>(t->loop->data);
+  self->armed_for_ns_ = 0;
+  std::uint64_t now = now_ns();
+  while (timer_node* top = self->timers_.top()) {
+    if (top->deadline_ns > now) break;
+    self->timers_.pop();
+    top->fire(top);
+  }
+  self->arm_timer();
+}
+
+void loop::drain_ready() noexcept {
+  // A bounded batch, so a busy set of coroutines cannot starve I/O.
+  for (std::size_t budget = 4096; budget != 0 && !ready_.empty(); --budget) ready_.pop().resume();
+}
+
+bool loop::step() {
+  TROUPE_ASSERT(on_loop_thread(), "a loop is driven by the thread that created it");
+  drain_ready();
+  if (!ready_.empty()) {
+    uv_run(&loop_, UV_RUN_NOWAIT);
+    return true;
+  }
+  int alive = uv_run(&loop_, UV_RUN_ONCE);
+  return alive != 0 || !ready_.empty();
+}
+
+std::size_t loop::live_handles() noexcept {
+  std::size_t count = 0;
+  uv_walk(
+      &loop_,
+      [](uv_handle_t* h, void* arg) {
+        if (h->data != &own_handle_tag && !uv_is_closing(h)) ++*static_cast<std::size_t*>(arg);
+      },
+      &count);
+  return count;
+}
+
+}  // namespace troupe::uv

@@ -1,0 +1,98 @@
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "framework/uv/ready_queue.hpp"
+#include "framework/uv/timer_queue.hpp"
+
+namespace troupe::uv {
+
+/// One libuv loop plus the queue of coroutines ready to run on it.
+///
+/// libuv callbacks never resume coroutines inline: they store their result
+/// and schedule() the waiting coroutine; run_until() drains the ready queue
+/// between loop turns. All timed waits share one libuv timer through a heap
+/// of deadlines, so a timed wait needs no handle of its own.
+///
+/// Thread: everything but post() belongs to the thread that created the loop.
+class loop {
+ public:
+  loop();
+  ~loop();
+  loop(const loop&) = delete;
+  loop& operator=(const loop&) = delete;
+
+  [[nodiscard]] uv_loop_t* native() noexcept { return &loop_; }
+
+  /// Queues a coroutine to be resumed by the loop's thread. Loop thread only.
+  void schedule(std::coroutine_handle<> h) { ready_.push(h); }
+
+  /// Runs `fn` on the loop's thread at its next turn. Safe from any thread.
+  void post(std::function<void()> fn);
+
+  /// Keeps run_until() from reporting a stall while another thread may still
+  /// post(). Counted; every hold() needs a release().
+  void hold() noexcept;
+  void release() noexcept;
+
+  [[nodiscard]] bool on_loop_thread() const noexcept {
+    return std::this_thread::get_id() == thread_;
+  }
+
+  /// Monotonic nanoseconds, the clock of every deadline.
+  [[nodiscard]] static std::uint64_t now_ns() noexcept { return uv_hrtime(); }
+
+  void add_timer(timer_node* n);
+  void remove_timer(timer_node* n) noexcept;
+
+  /// Runs coroutines and I/O until `done()` is true. Returns false if the
+  /// loop stalled first: nothing ready to run and nothing that could make
+  /// anything ready (no active handle, request, timer or hold), i.e. every
+  /// coroutine waits for something that cannot happen.
+  template <class Done>
+  bool run_until(Done&& done) {
+    while (!done()) {
+      if (!step()) return done();
+    }
+    return true;
+  }
+
+  /// One turn: resume ready coroutines (bounded batch), then let libuv poll,
+  /// blocking only if nothing is ready. Returns false when stalled.
+  bool step();
+
+  /// Handles open on this loop other than the loop's own, for leak checks.
+  [[nodiscard]] std::size_t live_handles() noexcept;
+
+  /// Number of coroutines waiting in the ready queue.
+  [[nodiscard]] std::size_t ready_count() const noexcept { return ready_.size(); }
+
+ private:
+  static void on_timer(uv_timer_t* t) noexcept;
+  static void on_async(uv_async_t* a) noexcept;
+  void arm_timer() noexcept;
+  void drain_ready() noexcept;
+  void drain_posted();
+
+  uv_loop_t loop_{};
+  uv_timer_t timer_{};
+  uv_async_t async_{};
+  ready_queue ready_;
+  timer_queue timers_;
+  std::uint64_t armed_for_ns_ = 0;  // deadline the libuv timer is set for, 0 = idle
+  std::mutex posted_mutex_;
+  std::vector<std::function<void()>> posted_;       // guarded by posted_mutex_
+  std::vector<std::function<void()>> posted_swap_;  // loop thread only
+  std::atomic<std::size_t> holds_{0};
+  std::thread::id thread_;
+};
+
+}  // namespace troupe::uv
