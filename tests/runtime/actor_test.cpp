@@ -365,7 +365,7 @@ TEST_CASE("runtime shutdown stops every actor and leaves no handle open") {
   auto rt = std::make_unique<troupe::runtime>();
   for (int i = 0; i < 100; ++i) (void)troupe::spawn(*rt, counter, i);
   CHECK(rt->actor_count() == 100);
-  auto body = []() -> task<void> { co_await troupe::sleep_for(1ms); };
+  auto body = []() -> task<void> { (void)co_await troupe::sleep_for(1ms); };
   rt->block_on(body());
   CHECK(rt->loop().live_handles() == 0);
   rt.reset();
