@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# troupe's one entry point: installs what is missing, builds with meson, runs.
+#   ./troupe.sh tour                  build everything and run every sample
+#   ./troupe.sh test [--sanitize]     build and run the full test suite
+#                                     (--sanitize: clang with ASan+UBSan)
+#   ./troupe.sh bench [RUNS]          optimised build, every benchmark RUNS times, medians
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+
+packages=(g++ meson ninja-build pkg-config python3 libuv1-dev doctest-dev
+          libcpp-httplib-dev libboost1.81-dev libfmt-dev)
+
+need_packages() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "troupe: installing ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+# configure DIR [meson options...]: set up a build directory once, reuse it after.
+configure() {
+  local dir=$1
+  shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" --wrap-mode=nodownload "$@" >/dev/null
+  fi
+}
+
+# Prints "N passed, N failed" from a meson test log and returns the failures.
+summarise() {
+  python3 - "$1" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+with open(sys.argv[1]) as f:
+    for line in f:
+        r = json.loads(line)["result"]
+        if r in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif r == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+sys.exit(min(failed, 255))
+PY
+}
+
+cmd=${1:-}
+shift || true
+case "$cmd" in
+  tour)
+    need_packages "${packages[@]}"
+    configure build-tour -Dbuildtype=release -Dtests=false
+    ninja -C build-tour >/dev/null
+    ok=0; bad=0
+    for exe in build-tour/samples/[0-9][0-9]_*; do
+      [ -x "$exe" ] || continue
+      name=$(basename "$exe")
+      echo "=== $name: $(head -n 1 "samples/$name.cpp" | sed 's|^// *||')"
+      if (cd "$(mktemp -d)" && timeout 120 "$root/$exe"); then ok=$((ok + 1)); else bad=$((bad + 1)); echo "!!! $name failed"; fi
+      echo
+    done
+    echo "tour: $ok samples ran, $bad failed"
+    [ "$bad" -eq 0 ]
+    ;;
+  test)
+    sanitize=0
+    for a in "$@"; do
+      case "$a" in
+        --sanitize) sanitize=1 ;;
+        *) echo "unknown option $a" >&2; exit 2 ;;
+      esac
+    done
+    need_packages "${packages[@]}"
+    if ((sanitize)); then
+      need_packages clang libclang-rt-14-dev
+      dir=build-sanitize
+      CXX=clang++ configure "$dir" -Dbuildtype=debug -Dwerror=true \
+        -Db_sanitize=address,undefined -Db_lundef=false
+      export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+      export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    else
+      dir=build-test
+      configure "$dir" -Dwerror=true
+    fi
+    ninja -C "$dir"
+    set +e
+    meson test -C "$dir" --print-errorlogs --num-processes 2
+    set -e
+    summarise "$dir/meson-logs/testlog.json"
+    ;;
+  bench)
+    runs=${1:-5}
+    need_packages "${packages[@]}"
+    configure build-bench -Dbuildtype=release -Db_lto=true -Dtests=false -Dsamples=false
+    ninja -C build-bench >/dev/null
+    mkdir -p bench/results
+    out=bench/results/$(date +%Y%m%d-%H%M%S).jsonl
+    for exe in build-bench/bench/*; do
+      [ -f "$exe" ] && [ -x "$exe" ] || continue
+      for _ in $(seq "$runs"); do "$exe"; done
+    done | tee "$out"
+    python3 scripts/bench_table.py "$out"
+    ;;
+  *)
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac
