@@ -226,6 +226,24 @@ TEST_CASE_FIXTURE(fixture, "an async_event notified from another thread wakes it
   uv::block_on(loop, body(loop));
 }
 
+TEST_CASE_FIXTURE(fixture, "a cancelled async_event wait resumes with cancelled") {
+  auto body = [](uv::loop& l) -> task<errc> {
+    auto ev = uv::async_event::open(l).value();
+    std::stop_source stop;
+    auto waiter = [](uv::async_event& e, std::stop_token st) -> task<errc> {
+      co_return (co_await e.wait(st)).code();
+    };
+    auto canceller = [](uv::loop& lp, std::stop_source s) -> task<errc> {
+      (void)co_await uv::sleep_for(lp, 1ms);
+      s.request_stop();
+      co_return errc::ok;
+    };
+    auto [code, _] = co_await troupe::coro::when_all(waiter(ev, stop.get_token()), canceller(l, stop));
+    co_return code;
+  };
+  CHECK(uv::block_on(loop, body(loop)) == errc::cancelled);
+}
+
 TEST_CASE_FIXTURE(fixture, "offload runs on another thread and returns its value on the loop thread") {
   auto body = [](uv::loop& l) -> task<void> {
     auto loop_thread = std::this_thread::get_id();
