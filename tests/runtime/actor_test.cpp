@@ -326,6 +326,27 @@ TEST_CASE("a receive with a timeout resumes with timeout, and a cancelled one wi
   run(rt, body(box));
 }
 
+TEST_CASE("a receive cancelled while waiting resumes with cancelled and the inbox still works") {
+  troupe::runtime rt;
+  auto box = troupe::open_inbox<add>(rt);
+  auto body = [](troupe::inbox<add>& b) -> task<void> {
+    std::stop_source stop;
+    auto receiver = [](troupe::inbox<add>& in, std::stop_token st) -> task<errc> {
+      co_return (co_await in.receive(10s, st)).code();
+    };
+    auto canceller = [](std::stop_source src) -> task<errc> {
+      (void)co_await troupe::sleep_for(2ms);
+      src.request_stop();
+      co_return errc::ok;
+    };
+    auto [code, _] = co_await troupe::when_all(receiver(b, stop.get_token()), canceller(stop));
+    CHECK(code == errc::cancelled);
+    co_await b.ref().send(add{3});
+    CHECK((co_await b.receive(1s)).value().get<add>().n == 3);
+  };
+  run(rt, body(box));
+}
+
 TEST_CASE("actors exchange messages carrying refs, in order") {
   troupe::runtime rt;
   auto p = troupe::spawn(rt, ponger);

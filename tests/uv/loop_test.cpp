@@ -188,6 +188,27 @@ TEST_CASE_FIXTURE(fixture, "a poller reports an eventfd readable once written, a
   ::close(efd);
 }
 
+TEST_CASE_FIXTURE(fixture, "a poll cancelled while waiting resumes with cancelled") {
+  int efd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  REQUIRE(efd >= 0);
+  auto body = [](uv::loop& l, int fd) -> task<errc> {
+    auto p = uv::poller::open(l, fd).value();
+    std::stop_source stop;
+    auto waiter = [](uv::poller& pl, std::stop_token st) -> task<errc> {
+      co_return (co_await pl.wait(UV_READABLE, st)).code();
+    };
+    auto canceller = [](uv::loop& lp, std::stop_source s) -> task<errc> {
+      (void)co_await uv::sleep_for(lp, 1ms);
+      s.request_stop();
+      co_return errc::ok;
+    };
+    auto [code, _] = co_await troupe::coro::when_all(waiter(p, stop.get_token()), canceller(l, stop));
+    co_return code;
+  };
+  CHECK(uv::block_on(loop, body(loop, efd)) == errc::cancelled);
+  ::close(efd);
+}
+
 TEST_CASE_FIXTURE(fixture, "a signal raised before the wait is delivered to the wait") {
   auto body = [](uv::loop& l) -> task<int> {
     auto w = uv::signal_watcher::open(l, SIGUSR1).value();
