@@ -96,6 +96,13 @@ task<void> ponger(troupe::inbox<ping> self) {
   }
 }
 
+// Requests stop after `delay`, so a wait started meanwhile is cancelled in flight.
+task<errc> stop_after(std::chrono::milliseconds delay, std::stop_source s) {
+  (void)co_await troupe::sleep_for(delay);
+  s.request_stop();
+  co_return errc::ok;
+}
+
 template <class T>
 T run(troupe::runtime& rt, task<T> t) {
   return rt.block_on(std::move(t));
@@ -166,15 +173,10 @@ TEST_CASE("a cancelled request resumes with cancelled") {
   auto silent = troupe::open_inbox<get>(rt);
   auto body = [](troupe::actor_ref s) -> task<errc> {
     std::stop_source stop;
-    auto canceller = [](std::stop_source src) -> task<errc> {
-      (void)co_await troupe::sleep_for(2ms);
-      src.request_stop();
-      co_return errc::ok;
-    };
     auto asker = [](troupe::actor_ref to, std::stop_token st) -> task<errc> {
       co_return (co_await to.request(get{}, 10s, st)).code();
     };
-    auto [code, _] = co_await troupe::when_all(asker(s, stop.get_token()), canceller(stop));
+    auto [code, _] = co_await troupe::when_all(asker(s, stop.get_token()), stop_after(2ms, stop));
     co_return code;
   };
   CHECK(run(rt, body(silent.ref())) == errc::cancelled);
@@ -334,12 +336,7 @@ TEST_CASE("a receive cancelled while waiting resumes with cancelled and the inbo
     auto receiver = [](troupe::inbox<add>& in, std::stop_token st) -> task<errc> {
       co_return (co_await in.receive(10s, st)).code();
     };
-    auto canceller = [](std::stop_source src) -> task<errc> {
-      (void)co_await troupe::sleep_for(2ms);
-      src.request_stop();
-      co_return errc::ok;
-    };
-    auto [code, _] = co_await troupe::when_all(receiver(b, stop.get_token()), canceller(stop));
+    auto [code, _] = co_await troupe::when_all(receiver(b, stop.get_token()), stop_after(2ms, stop));
     CHECK(code == errc::cancelled);
     co_await b.ref().send(add{3});
     CHECK((co_await b.receive(1s)).value().get<add>().n == 3);

@@ -36,6 +36,13 @@ std::span<const std::byte> bytes_of(const std::string& s) {
   return std::as_bytes(std::span(s.data(), s.size()));
 }
 
+// Requests stop after `delay`, so a wait started meanwhile is cancelled in flight.
+task<errc> stop_after(uv::loop& l, std::chrono::milliseconds delay, std::stop_source s) {
+  (void)co_await uv::sleep_for(l, delay);
+  s.request_stop();
+  co_return errc::ok;
+}
+
 // Every test ends by checking that it left no handle open.
 struct fixture {
   uv::loop loop;
@@ -76,13 +83,8 @@ TEST_CASE_FIXTURE(fixture, "a cancelled sleep resumes with cancelled, long befor
     auto sleeper = [](uv::loop& lp, std::stop_token st) -> task<troupe::result<void>> {
       co_return co_await uv::sleep_for(lp, 10s, st);
     };
-    auto canceller = [](uv::loop& lp, std::stop_source s) -> task<troupe::result<void>> {
-      (void)co_await uv::sleep_for(lp, 5ms);
-      s.request_stop();
-      co_return troupe::result<void>{};
-    };
     auto t0 = std::chrono::steady_clock::now();
-    auto [slept, _] = co_await troupe::coro::when_all(sleeper(l, stop.get_token()), canceller(l, stop));
+    auto [slept, _] = co_await troupe::coro::when_all(sleeper(l, stop.get_token()), stop_after(l, 5ms, stop));
     CHECK(slept.code() == errc::cancelled);
     CHECK(std::chrono::steady_clock::now() - t0 < 5s);
   };
@@ -155,12 +157,7 @@ TEST_CASE_FIXTURE(fixture, "a cancelled read resumes with cancelled and the stre
     auto reader = [](uv::stream& s, std::span<std::byte> b2, std::stop_token st) -> task<errc> {
       co_return (co_await s.read(b2, st)).code();
     };
-    auto canceller = [](uv::loop& lp, std::stop_source s) -> task<errc> {
-      (void)co_await uv::sleep_for(lp, 2ms);
-      s.request_stop();
-      co_return errc::ok;
-    };
-    auto [code, _] = co_await troupe::coro::when_all(reader(right, buf, stop.get_token()), canceller(l, stop));
+    auto [code, _] = co_await troupe::coro::when_all(reader(right, buf, stop.get_token()), stop_after(l, 2ms, stop));
     CHECK(code == errc::cancelled);
     std::string msg = "x";
     CHECK((co_await left.write(bytes_of(msg))).has_value());
@@ -197,12 +194,7 @@ TEST_CASE_FIXTURE(fixture, "a poll cancelled while waiting resumes with cancelle
     auto waiter = [](uv::poller& pl, std::stop_token st) -> task<errc> {
       co_return (co_await pl.wait(UV_READABLE, st)).code();
     };
-    auto canceller = [](uv::loop& lp, std::stop_source s) -> task<errc> {
-      (void)co_await uv::sleep_for(lp, 1ms);
-      s.request_stop();
-      co_return errc::ok;
-    };
-    auto [code, _] = co_await troupe::coro::when_all(waiter(p, stop.get_token()), canceller(l, stop));
+    auto [code, _] = co_await troupe::coro::when_all(waiter(p, stop.get_token()), stop_after(l, 1ms, stop));
     co_return code;
   };
   CHECK(uv::block_on(loop, body(loop, efd)) == errc::cancelled);
@@ -227,12 +219,7 @@ TEST_CASE_FIXTURE(fixture, "a cancelled signal wait resumes with cancelled") {
     auto waiter = [](uv::signal_watcher& sw, std::stop_token st) -> task<errc> {
       co_return (co_await sw.wait(st)).code();
     };
-    auto canceller = [](uv::loop& lp, std::stop_source s) -> task<errc> {
-      (void)co_await uv::sleep_for(lp, 1ms);
-      s.request_stop();
-      co_return errc::ok;
-    };
-    auto [code, _] = co_await troupe::coro::when_all(waiter(w, stop.get_token()), canceller(l, stop));
+    auto [code, _] = co_await troupe::coro::when_all(waiter(w, stop.get_token()), stop_after(l, 1ms, stop));
     co_return code;
   };
   CHECK(uv::block_on(loop, body(loop)) == errc::cancelled);
@@ -254,12 +241,7 @@ TEST_CASE_FIXTURE(fixture, "a cancelled async_event wait resumes with cancelled"
     auto waiter = [](uv::async_event& e, std::stop_token st) -> task<errc> {
       co_return (co_await e.wait(st)).code();
     };
-    auto canceller = [](uv::loop& lp, std::stop_source s) -> task<errc> {
-      (void)co_await uv::sleep_for(lp, 1ms);
-      s.request_stop();
-      co_return errc::ok;
-    };
-    auto [code, _] = co_await troupe::coro::when_all(waiter(ev, stop.get_token()), canceller(l, stop));
+    auto [code, _] = co_await troupe::coro::when_all(waiter(ev, stop.get_token()), stop_after(l, 1ms, stop));
     co_return code;
   };
   CHECK(uv::block_on(loop, body(loop)) == errc::cancelled);
