@@ -62,11 +62,14 @@ case "$cmd" in
     configure build-tour -Dbuildtype=release -Dtests=false
     ninja -C build-tour >/dev/null
     ok=0; bad=0
+    # Samples that write files do so in a scratch directory, removed at the end.
+    scratch=$(mktemp -d)
+    trap 'rm -rf "$scratch"' EXIT
     for exe in build-tour/samples/[0-9][0-9]_*; do
       [ -x "$exe" ] || continue
       name=$(basename "$exe")
       echo "=== $name: $(head -n 1 "samples/$name.cpp" | sed 's|^// *||')"
-      if (cd "$(mktemp -d)" && timeout 120 "$root/$exe"); then ok=$((ok + 1)); else bad=$((bad + 1)); echo "!!! $name failed"; fi
+      if (cd "$scratch" && timeout 120 "$root/$exe"); then ok=$((ok + 1)); else bad=$((bad + 1)); echo "!!! $name failed"; fi
       echo
     done
     echo "tour: $ok samples ran, $bad failed"
