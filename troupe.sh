@@ -66,7 +66,7 @@ case "$cmd" in
     scratch=$(mktemp -d)
     trap 'rm -rf "$scratch"' EXIT
     for exe in build-tour/samples/[0-9][0-9]_*; do
-      [ -x "$exe" ] || continue
+      [ -f "$exe" ] && [ -x "$exe" ] || continue
       name=$(basename "$exe")
       echo "=== $name: $(head -n 1 "samples/$name.cpp" | sed 's|^// *||')"
       if (cd "$scratch" && timeout 120 "$root/$exe"); then ok=$((ok + 1)); else bad=$((bad + 1)); echo "!!! $name failed"; fi
