@@ -146,6 +146,14 @@ coro::task<void> class_actor_body(Inbox self, Args... args) {
   }
 }
 
+// Wraps an actor's body in its root coroutine and schedules it.
+inline actor_ref launch(runtime& rt, actor_ref ref, actor_cell* cell, coro::task<void> body) {
+  actor_root root = run_actor(rt, cell, std::move(body));
+  rt.actor_started();
+  rt.loop().schedule(root.handle);
+  return ref;
+}
+
 }  // namespace detail
 
 /// Starts a receive-loop actor: `fn` is a free function or captureless
@@ -166,10 +174,7 @@ actor_ref spawn(runtime& rt, F fn, Args&&... args) {
   actor_ref ref = box.ref();
   detail::actor_cell* cell = box.cell();
   coro::task<void> body = std::invoke(fn, std::move(box), std::decay_t<Args>(std::forward<Args>(args))...);
-  detail::actor_root root = detail::run_actor(rt, cell, std::move(body));
-  rt.actor_started();
-  rt.loop().schedule(root.handle);
-  return ref;
+  return detail::launch(rt, ref, cell, std::move(body));
 }
 
 /// Starts a class-style actor of type C, constructed from `args` (and the
@@ -185,10 +190,7 @@ actor_ref spawn(runtime& rt, Args&&... args) {
   detail::actor_cell* cell = box.cell();
   coro::task<void> body =
       detail::class_actor_body<C, Inbox, std::decay_t<Args>...>(std::move(box), std::forward<Args>(args)...);
-  detail::actor_root root = detail::run_actor(rt, cell, std::move(body));
-  rt.actor_started();
-  rt.loop().schedule(root.handle);
-  return ref;
+  return detail::launch(rt, ref, cell, std::move(body));
 }
 
 /// Opens a standalone inbox on the runtime, for code that is not an actor
