@@ -11,7 +11,7 @@
 #include <variant>
 #include <vector>
 
-#include "framework/coro/detached.hpp"
+#include "framework/coro/run_into.hpp"
 #include "framework/coro/task.hpp"
 
 namespace troupe::coro {
@@ -38,28 +38,11 @@ class join_counter {
   std::coroutine_handle<> parent_;
 };
 
-template <class T>
-using slot_t = std::conditional_t<std::is_void_v<T>, std::monostate,
-                                  std::conditional_t<std::is_reference_v<T>,
-                                                     std::remove_reference_t<T>*, T>>;
-
-template <class T>
-detached run_into(task<T>& t, std::optional<slot_t<T>>& slot, std::exception_ptr& error,
-                  join_counter& counter) {
-  try {
-    if constexpr (std::is_void_v<T>) {
-      co_await std::move(t);
-      slot.emplace();
-    } else if constexpr (std::is_reference_v<T>) {
-      slot.emplace(&(co_await std::move(t)));
-    } else {
-      slot.emplace(co_await std::move(t));
-    }
-  } catch (...) {
-    if (!error) error = std::current_exception();
-  }
-  counter.child_done();
-}
+// Tells the join counter that one child has finished.
+struct child_finished {
+  join_counter* counter;
+  void operator()() const noexcept { counter->child_done(); }
+};
 
 template <class... Ts>
 class when_all_awaiter {
@@ -71,24 +54,23 @@ class when_all_awaiter {
     start(std::index_sequence_for<Ts...>{});
     return counter_.parent_started(parent);
   }
-  std::tuple<slot_t<Ts>...> await_resume() {
-    if (error_) std::rethrow_exception(error_);
-    return take(std::index_sequence_for<Ts...>{});
-  }
+  std::tuple<slot_t<Ts>...> await_resume() { return take(std::index_sequence_for<Ts...>{}); }
 
  private:
   template <std::size_t... I>
   void start(std::index_sequence<I...>) {
-    (run_into(std::get<I>(tasks_), std::get<I>(slots_), error_, counter_), ...);
+    (run_into(std::get<I>(tasks_), std::get<I>(outcomes_), child_finished{&counter_}), ...);
   }
   template <std::size_t... I>
   std::tuple<slot_t<Ts>...> take(std::index_sequence<I...>) {
-    return std::tuple<slot_t<Ts>...>(std::move(*std::get<I>(slots_))...);
+    std::exception_ptr first;
+    ((first = first ? first : std::get<I>(outcomes_).error), ...);
+    if (first) std::rethrow_exception(first);
+    return std::tuple<slot_t<Ts>...>(std::move(*std::get<I>(outcomes_).value)...);
   }
 
   std::tuple<task<Ts>...> tasks_;
-  std::tuple<std::optional<slot_t<Ts>>...> slots_;
-  std::exception_ptr error_;
+  std::tuple<outcome<Ts>...> outcomes_;
   join_counter counter_;
 };
 
@@ -96,25 +78,25 @@ template <class T>
 class when_all_vector_awaiter {
  public:
   explicit when_all_vector_awaiter(std::vector<task<T>> ts)
-      : tasks_(std::move(ts)), slots_(tasks_.size()), counter_(tasks_.size()) {}
+      : tasks_(std::move(ts)), outcomes_(tasks_.size()), counter_(tasks_.size()) {}
 
   bool await_ready() const noexcept { return tasks_.empty(); }
   bool await_suspend(std::coroutine_handle<> parent) {
-    for (std::size_t i = 0; i < tasks_.size(); ++i) run_into(tasks_[i], slots_[i], error_, counter_);
+    for (std::size_t i = 0; i < tasks_.size(); ++i) run_into(tasks_[i], outcomes_[i], child_finished{&counter_});
     return counter_.parent_started(parent);
   }
   std::vector<slot_t<T>> await_resume() {
-    if (error_) std::rethrow_exception(error_);
+    for (auto& o : outcomes_)
+      if (o.error) std::rethrow_exception(o.error);
     std::vector<slot_t<T>> out;
-    out.reserve(slots_.size());
-    for (auto& s : slots_) out.push_back(std::move(*s));
+    out.reserve(outcomes_.size());
+    for (auto& o : outcomes_) out.push_back(std::move(*o.value));
     return out;
   }
 
  private:
   std::vector<task<T>> tasks_;
-  std::vector<std::optional<slot_t<T>>> slots_;
-  std::exception_ptr error_;
+  std::vector<outcome<T>> outcomes_;
   join_counter counter_;
 };
 
@@ -122,7 +104,8 @@ class when_all_vector_awaiter {
 
 /// Awaits all tasks, started in order on the awaiting thread, and gives their
 /// results as a tuple (std::monostate for task<void>). Every task runs to its
-/// end even if one throws; the first exception is then rethrown.
+/// end even if one throws; then the exception of the first task (in argument
+/// order) that threw is rethrown.
 template <class... Ts>
 [[nodiscard]] auto when_all(task<Ts>... tasks) {
   return detail::when_all_awaiter<Ts...>(std::move(tasks)...);

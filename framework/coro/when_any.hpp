@@ -24,49 +24,38 @@ template <class T>
 class when_any_awaiter {
  public:
   when_any_awaiter(std::stop_source stop, std::vector<task<T>> ts)
-      : stop_(std::move(stop)), tasks_(std::move(ts)), counter_(tasks_.size()) {}
+      : stop_(std::move(stop)), tasks_(std::move(ts)), outcomes_(tasks_.size()), counter_(tasks_.size()) {}
 
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> parent) {
-    for (std::size_t i = 0; i < tasks_.size(); ++i) run(i);
+    for (std::size_t i = 0; i < tasks_.size(); ++i) run_into(tasks_[i], outcomes_[i], finished{this, i});
     return counter_.parent_started(parent);
   }
   when_any_result<T> await_resume() {
-    if (error_) std::rethrow_exception(error_);
     TROUPE_ASSERT(winner_.has_value(), "when_any needs at least one task");
-    return when_any_result<T>{*winner_index_, std::move(*winner_)};
+    outcome<T>& w = outcomes_[*winner_];
+    if (w.error) std::rethrow_exception(w.error);
+    return when_any_result<T>{*winner_, std::move(*w.value)};
   }
 
  private:
-  detached run(std::size_t index) {
-    std::optional<slot_t<T>> slot;
-    std::exception_ptr error;
-    try {
-      if constexpr (std::is_void_v<T>) {
-        co_await std::move(tasks_[index]);
-        slot.emplace();
-      } else if constexpr (std::is_reference_v<T>) {
-        slot.emplace(&(co_await std::move(tasks_[index])));
-      } else {
-        slot.emplace(co_await std::move(tasks_[index]));
+  // The first task to finish wins and stops the others.
+  struct finished {
+    when_any_awaiter* self;
+    std::size_t index;
+    void operator()() const {
+      if (!self->winner_) {
+        self->winner_ = index;
+        self->stop_.request_stop();
       }
-    } catch (...) {
-      error = std::current_exception();
+      self->counter_.child_done();
     }
-    if (!winner_index_) {
-      winner_index_ = index;
-      if (error) error_ = error;
-      else winner_ = std::move(slot);
-      stop_.request_stop();
-    }
-    counter_.child_done();
-  }
+  };
 
   std::stop_source stop_;
   std::vector<task<T>> tasks_;
-  std::optional<std::size_t> winner_index_;
-  std::optional<slot_t<T>> winner_;
-  std::exception_ptr error_;
+  std::vector<outcome<T>> outcomes_;
+  std::optional<std::size_t> winner_;
   join_counter counter_;
 };
 
