@@ -15,6 +15,7 @@
 #include "framework/runtime/responder.hpp"
 #include "framework/runtime/runtime.hpp"
 #include "framework/uv/cancel.hpp"
+#include "framework/uv/timer.hpp"
 
 namespace troupe {
 
@@ -133,7 +134,7 @@ class [[nodiscard]] receive_awaiter : private detail::receive_waiter, private uv
     wake = &receive_awaiter::on_wake;
     box_.cell_->box.wait_for_message(this);
     if (timeout_ != std::chrono::nanoseconds::max()) {
-      deadline_ns = uv::loop::now_ns() + static_cast<std::uint64_t>(timeout_.count());
+      deadline_ns = uv::deadline::after(timeout_).ns;
       fire = &receive_awaiter::on_timeout;
       loop().add_timer(this);
     }

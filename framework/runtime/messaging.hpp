@@ -11,6 +11,7 @@
 #include "framework/runtime/actor_ref.hpp"
 #include "framework/runtime/runtime.hpp"
 #include "framework/uv/cancel.hpp"
+#include "framework/uv/timer.hpp"
 
 namespace troupe {
 
@@ -74,7 +75,7 @@ class [[nodiscard]] request_awaiter : private detail::pending_request {
     rt_->post(to_, std::move(msg_), detail::reply_address{rt_->node(), corr}, false);
     inline_ = false;
     if (outcome_) return false;
-    deadline_ns = uv::loop::now_ns() + static_cast<std::uint64_t>(timeout_.count() < 0 ? 0 : timeout_.count());
+    deadline_ns = uv::deadline::after(timeout_).ns;
     rt_->loop().add_timer(this);
     hook_.arm(stop_, this);
     return true;

@@ -43,7 +43,6 @@ struct actor_cell {
   std::span<const wire::type_id_t> accepts;  ///< message types the actor handles
   std::vector<actor_ref> monitors;           ///< who gets `down` when it ends
   exit_reason reason;
-  bool stop_requested = false;
 
   [[nodiscard]] bool accepts_type(wire::type_id_t t) const noexcept {
     for (auto a : accepts)

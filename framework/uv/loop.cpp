@@ -105,7 +105,8 @@ void loop::arm_timer() noexcept {
   }
   if (armed_for_ns_ == top->deadline_ns) return;
   std::uint64_t now = now_ns();
-  std::uint64_t ms = top->deadline_ns > now ? (top->deadline_ns - now + 999'999) / 1'000'000 : 0;
+  std::uint64_t left = top->deadline_ns > now ? top->deadline_ns - now : 0;
+  std::uint64_t ms = left / 1'000'000 + (left % 1'000'000 != 0 ? 1 : 0);  // round up, never overflow
   // libuv measures from its cached loop time, which may lag the real clock;
   // refresh it so the timer is not due early by the lag.
   uv_update_time(&loop_);

@@ -16,9 +16,12 @@ using clock_duration = std::chrono::nanoseconds;
 /// A point on the loop's monotonic clock (uv_hrtime, nanoseconds).
 struct deadline {
   std::uint64_t ns = 0;
+  /// Now plus `d`; a negative `d` is now, and a sum past the clock's range
+  /// saturates to "never".
   static deadline after(clock_duration d) noexcept {
     auto n = d.count() < 0 ? 0 : static_cast<std::uint64_t>(d.count());
-    return deadline{loop::now_ns() + n};
+    std::uint64_t now = loop::now_ns();
+    return deadline{n > UINT64_MAX - now ? UINT64_MAX : now + n};
   }
   [[nodiscard]] bool passed() const noexcept { return loop::now_ns() >= ns; }
 };
