@@ -18,16 +18,19 @@ void append_frame(std::vector<std::byte>& out, wire::frame_header header,
 
 frame_reader::frame_reader(std::uint32_t max_payload) : buf_(16 * 1024), max_payload_(max_payload) {}
 
+void frame_reader::compact() noexcept {
+  if (start_ == 0) return;
+  std::size_t pending = end_ - start_;
+  if (pending != 0) std::memmove(buf_.data(), buf_.data() + start_, pending);
+  start_ = 0;
+  end_ = pending;
+}
+
 std::span<std::byte> frame_reader::prepare(std::size_t min_bytes) {
-  // Move what is pending to the front once the front has been consumed,
-  // then grow only if the pending bytes plus the request do not fit. The
-  // frame in progress was validated, so its size is within the limit.
-  if (start_ != 0) {
-    std::size_t pending = end_ - start_;
-    if (pending != 0) std::memmove(buf_.data(), buf_.data() + start_, pending);
-    start_ = 0;
-    end_ = pending;
-  }
+  // Move what is pending to the front, then grow only if the pending bytes
+  // plus the request do not fit. The frame in progress was validated, so its
+  // size is within the limit.
+  compact();
   if (buf_.size() - end_ < min_bytes) buf_.resize(end_ + min_bytes);
   return std::span<std::byte>(buf_.data() + end_, buf_.size() - end_);
 }
@@ -48,10 +51,7 @@ frame_reader::status frame_reader::next(frame_view& out) {
     // Make sure the whole frame will fit, so the caller's next prepare()
     // reads the rest of it in as few steps as possible.
     if (buf_.size() - start_ < total) {
-      std::size_t pending = end_ - start_;
-      std::memmove(buf_.data(), buf_.data() + start_, pending);
-      start_ = 0;
-      end_ = pending;
+      compact();
       if (buf_.size() < total) buf_.resize(total);
     }
     return status::need_more;

@@ -65,6 +65,9 @@ class frame_reader {
   [[nodiscard]] std::size_t capacity() const noexcept { return buf_.size(); }
 
  private:
+  // Moves the bytes not yet returned to the front of the buffer.
+  void compact() noexcept;
+
   std::vector<std::byte> buf_;
   std::size_t start_ = 0;
   std::size_t end_ = 0;
