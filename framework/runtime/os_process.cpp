@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <climits>
 
+#include "framework/base/unique_fd.hpp"
 #include "framework/uv/poll.hpp"
 
 extern char** environ;
@@ -42,23 +43,20 @@ result<exit_status> reap(child_process& child, int options) {
 result<child_process> start_child(start_method method, const std::vector<std::string>& args) {
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return system_error("socketpair", errno);
-  const int parent_end = fds[0];
-  const int child_end = fds[1];
+  base::unique_fd parent_end(fds[0]);
+  base::unique_fd child_end(fds[1]);
 
   child_process child;
   if (method == start_method::fork) {
     pid_t pid = ::fork();
-    if (pid < 0) {
-      int e = errno;
-      ::close(parent_end);
-      ::close(child_end);
-      return system_error("fork", e);
-    }
+    if (pid < 0) return system_error("fork", errno);
     if (pid == 0) {
-      ::close(parent_end);
-      if (child_end != child_link_fd) {
-        ::dup2(child_end, child_link_fd);  // dup2 clears close-on-exec on the copy
-        ::close(child_end);
+      parent_end.reset();
+      if (child_end.get() != child_link_fd) {
+        ::dup2(child_end.get(), child_link_fd);  // dup2 clears close-on-exec on the copy
+        child_end.reset();
+      } else {
+        child_end.release();
       }
       child.pid = 0;
       child.link_fd = child_link_fd;
@@ -68,12 +66,7 @@ result<child_process> start_child(start_method method, const std::vector<std::st
   } else {
     char exe[PATH_MAX];
     ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) {
-      int e = errno;
-      ::close(parent_end);
-      ::close(child_end);
-      return system_error("readlink /proc/self/exe", e);
-    }
+    if (n <= 0) return system_error("readlink /proc/self/exe", errno);
     exe[n] = '\0';
     std::vector<char*> argv;
     argv.push_back(exe);
@@ -85,7 +78,7 @@ result<child_process> start_child(start_method method, const std::vector<std::st
     posix_spawn_file_actions_init(&actions);
     // The link goes to fd 3 (dup2 clears close-on-exec), then everything
     // above it is closed, whatever the parent had open.
-    posix_spawn_file_actions_adddup2(&actions, child_end, child_link_fd);
+    posix_spawn_file_actions_adddup2(&actions, child_end.get(), child_link_fd);
     posix_spawn_file_actions_addclosefrom_np(&actions, child_link_fd + 1);
     posix_spawnattr_t attr;
     posix_spawnattr_init(&attr);
@@ -100,24 +93,19 @@ result<child_process> start_child(start_method method, const std::vector<std::st
     int rc = ::posix_spawn(&pid, exe, &actions, &attr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
-    if (rc != 0) {
-      ::close(parent_end);
-      ::close(child_end);
-      return system_error("posix_spawn", rc);
-    }
+    if (rc != 0) return system_error("posix_spawn", rc);
     child.pid = pid;
   }
-  ::close(child_end);
-  child.link_fd = parent_end;
-  child.pidfd = open_pidfd(child.pid);
-  if (child.pidfd < 0) {
+  base::unique_fd pidfd(open_pidfd(child.pid));
+  if (!pidfd) {
     int e = errno;
     ::kill(child.pid, SIGKILL);
     ::waitpid(child.pid, nullptr, 0);
-    ::close(parent_end);
     return system_error("pidfd_open", e);
   }
-  ::fcntl(child.pidfd, F_SETFD, FD_CLOEXEC);
+  ::fcntl(pidfd.get(), F_SETFD, FD_CLOEXEC);
+  child.pidfd = pidfd.release();
+  child.link_fd = parent_end.release();
   return child;
 }
 
