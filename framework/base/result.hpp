@@ -16,7 +16,7 @@ namespace troupe {
 template <class T>
 class [[nodiscard]] result {
  public:
-  result(T value) : state_(std::in_place_index<0>, std::move(value)) {}
+  result(T v) : state_(std::in_place_index<0>, std::move(v)) {}
   result(troupe::error e) : state_(std::in_place_index<1>, std::move(e)) {}
   result(errc code) : state_(std::in_place_index<1>, troupe::error{code}) {}
 

@@ -198,10 +198,15 @@ class inbox {
   static_assert(detail::all_distinct<Ms...>, "an inbox lists each message type once");
 
  public:
-  static constexpr std::array<wire::type_id_t, sizeof...(Ms)> accepted{wire::type_id<Ms>()...};
+  /// The accepted types, with how each is decoded when it arrives from
+  /// another process.
+  static constexpr std::array<detail::message_decoder, sizeof...(Ms)> accepted{detail::decoder_for<Ms>()...};
 
   explicit inbox(runtime& rt, bool rooted = false)
       : rt_(&rt), cell_(rt.create_cell(accepted)), rooted_(rooted) {}
+  /// The runtime's system actor's inbox, in its reserved slot.
+  struct system_slot {};
+  inbox(runtime& rt, system_slot) : rt_(&rt), cell_(rt.create_system_cell(accepted)), rooted_(true) {}
   inbox(inbox&& o) noexcept
       : rt_(o.rt_), cell_(std::exchange(o.cell_, nullptr)), rooted_(o.rooted_) {}
   inbox& operator=(inbox&&) = delete;

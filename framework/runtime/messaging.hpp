@@ -32,9 +32,18 @@ class [[nodiscard]] send_awaiter : private detail::blocked_sender {
   void await_suspend(std::coroutine_handle<> h) noexcept {
     waiting = h;
     push = &send_awaiter::push_into;
-    rt_->find(to_)->box.block(this);
+    if (to_.node() != rt_->node()) {
+      // The link to another process is backed up: wait until it drains,
+      // then send regardless of the bound.
+      remote_ = true;
+      rt_->route(to_.node())->block(this);
+    } else {
+      rt_->find(to_)->box.block(this);
+    }
   }
-  void await_resume() const noexcept {}
+  void await_resume() {
+    if (remote_ && !delivered) rt_->post(to_, std::move(msg_), detail::reply_address{}, false);
+  }
 
  private:
   static void push_into(detail::blocked_sender* self, detail::envelope& slot) noexcept {
@@ -44,6 +53,7 @@ class [[nodiscard]] send_awaiter : private detail::blocked_sender {
   actor_ref to_;
   M msg_;
   runtime* rt_ = nullptr;
+  bool remote_ = false;
 };
 
 /// Awaiter of actor_ref::request: resumes with result<R>.
@@ -66,8 +76,9 @@ class [[nodiscard]] request_awaiter : private detail::pending_request {
     waiting_ = h;
     accept = &request_awaiter::on_accept;
     fail = &request_awaiter::on_fail;
+    accept_bytes = &request_awaiter::on_accept_bytes;
     fire = &request_awaiter::on_timeout;
-    std::uint64_t corr = rt_->register_request(this);
+    std::uint64_t corr = rt_->register_request(this, to_.node());
     // Delivery may fail synchronously (no such actor, unexpected type), in
     // which case on_fail has already stored the outcome and scheduled us;
     // undo the scheduling by continuing inline instead.
@@ -115,6 +126,30 @@ class [[nodiscard]] request_awaiter : private detail::pending_request {
                                        std::string(base::type_name<value_type>()) + " was expected"});
     }
     self->finish();
+  }
+  static bool on_accept_bytes(detail::pending_request* p, wire::type_id_t type,
+                              std::span<const std::byte> bytes) noexcept {
+    auto* self = static_cast<request_awaiter*>(p);
+    bool ok = true;
+    if (type != wire::type_id<value_type>()) {
+      self->outcome_.emplace(error{errc::unexpected_message, "reply of type id " + std::to_string(type) + " where " +
+                                                                 std::string(base::type_name<value_type>()) +
+                                                                 " was expected"});
+    } else if constexpr (wire::encodable<value_type>) {
+      auto v = wire::from_bytes<value_type>(bytes);
+      if (v) {
+        self->outcome_.emplace(std::move(*v));
+      } else {
+        ok = false;
+        self->outcome_.emplace(error{errc::protocol_error, "reply did not decode: " + v.error().message});
+      }
+    } else {
+      self->outcome_.emplace(error{errc::invalid_argument, "a reply of type " +
+                                                               std::string(base::type_name<value_type>()) +
+                                                               " cannot come from another process"});
+    }
+    self->finish();
+    return ok;
   }
   static void on_fail(detail::pending_request* p, error e) noexcept {
     auto* self = static_cast<request_awaiter*>(p);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <unistd.h>
+
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -52,7 +54,8 @@ class responder {
   /// Answers with the exception being handled, as errc::remote_exception.
   void fail_with_current_exception() {
     auto info = base::describe(std::current_exception());
-    fail(error{error_domain::user, errc::remote_exception, info.type + ": " + info.message});
+    fail(error{error_domain::user, errc::remote_exception,
+               info.type + ": " + info.message + " (in pid " + std::to_string(::getpid()) + ")"});
   }
 
  private:

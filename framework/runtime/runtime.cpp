@@ -7,6 +7,7 @@
 #include <string>
 
 #include "framework/base/assert.hpp"
+#include "framework/runtime/control.hpp"
 
 namespace troupe {
 
@@ -43,15 +44,22 @@ runtime::runtime(runtime_options options)
     : options_(options),
       // The pid in the high bits keeps node ids distinct across the processes
       // of one program; the counter, across runtimes of one process.
-      node_((static_cast<node_id>(::getpid()) << 20) | (runtimes_created.fetch_add(1) + 1)) {
+      node_(options.node != 0 ? options.node
+                              : (static_cast<node_id>(::getpid()) << 20) | (runtimes_created.fetch_add(1) + 1)) {
   TROUPE_ASSERT(current_runtime == nullptr, "one runtime per thread");
   current_runtime = this;
   slots_.emplace_back();  // slot 0 is never used, so actor id 0 means "nobody"
+  slots_.emplace_back();  // slot 1 is the system actor's, once it starts
 }
 
 runtime::~runtime() {
   shutdown();
   current_runtime = nullptr;
+}
+
+void runtime::forget_after_fork() noexcept {
+  current_runtime = nullptr;
+  runtimes_created.store(0);
 }
 
 runtime& runtime::current() {
@@ -75,7 +83,17 @@ bool runtime::alive(const actor_ref& ref) const noexcept {
   return c != nullptr && !c->box.closed();
 }
 
-detail::actor_cell* runtime::create_cell(std::span<const wire::type_id_t> accepts) {
+detail::actor_cell* runtime::create_system_cell(std::span<const detail::message_decoder> accepts) {
+  slot& s = slots_[1];
+  TROUPE_ASSERT(!s.cell && s.generation == 1, "the system actor starts once");
+  s.cell = std::make_unique<detail::actor_cell>(loop_, options_.mailbox_bound);
+  s.cell->id = system_actor_id;
+  s.cell->accepts = accepts;
+  ++live_cells_;
+  return s.cell.get();
+}
+
+detail::actor_cell* runtime::create_cell(std::span<const detail::message_decoder> accepts) {
   std::uint32_t index;
   if (!free_slots_.empty()) {
     index = free_slots_.back();
@@ -97,7 +115,7 @@ void runtime::retire(detail::actor_cell* cell) noexcept {
   std::unique_ptr<detail::actor_cell> owned = std::move(slots_[index].cell);
   ++slots_[index].generation;
   if (slots_[index].generation == 0) slots_[index].generation = 1;
-  free_slots_.push_back(index);
+  if (index != 1) free_slots_.push_back(index);
   --live_cells_;
 
   actor_ref self(node_, cell->id);
@@ -115,6 +133,10 @@ void runtime::retire(detail::actor_cell* cell) noexcept {
 }
 
 void runtime::stop(const actor_ref& ref) {
+  if (ref.node() != node_) {
+    post(system_actor(ref.node()), detail::stop_request{ref}, detail::reply_address{}, false);
+    return;
+  }
   if (detail::actor_cell* c = find(ref)) {
     if (c->reason.what == exit_reason::kind::normal) c->reason.what = exit_reason::kind::stopped;
     c->box.close();
@@ -122,6 +144,20 @@ void runtime::stop(const actor_ref& ref) {
 }
 
 void runtime::monitor(const actor_ref& watcher, const actor_ref& target) {
+  if (target.node() != node_ && watcher.node() == node_) {
+    if (route(target.node()) == nullptr) {
+      exit_reason r;
+      r.what = exit_reason::kind::node_lost;
+      r.message = "no link leads to its node";
+      post(watcher, down{target, r}, detail::reply_address{}, false);
+      return;
+    }
+    // Remember it, so the down can be made up here if the node is lost
+    // before it sends one.
+    remote_watches_.push_back(detail::remote_watch{watcher, target});
+    post(system_actor(target.node()), detail::monitor_request{watcher, target}, detail::reply_address{}, false);
+    return;
+  }
   detail::actor_cell* c = find(target);
   if (c == nullptr) {
     exit_reason r;
@@ -141,8 +177,9 @@ void runtime::reject(detail::actor_cell* cell, const detail::reply_address& repl
   }
 }
 
-std::uint64_t runtime::register_request(detail::pending_request* p) {
+std::uint64_t runtime::register_request(detail::pending_request* p, node_id target) {
   p->correlation = next_correlation_++;
+  p->node = target;
   pending_.emplace(p->correlation, p);
   return p->correlation;
 }
@@ -150,7 +187,18 @@ std::uint64_t runtime::register_request(detail::pending_request* p) {
 void runtime::forget_request(std::uint64_t correlation) noexcept { pending_.erase(correlation); }
 
 void runtime::deliver_error(const detail::reply_address& to, error e) {
-  if (to.correlation == 0 || to.node != node_) return;
+  if (to.correlation == 0) return;
+  if (to.node != node_) {
+    if (detail::link* l = route(to.node)) {
+      wire::frame_header h;
+      h.kind = wire::frame_kind::error_reply;
+      h.dest_node = to.node;
+      h.src_node = node_;
+      h.correlation = to.correlation;
+      (void)l->append(h, e);
+    }
+    return;
+  }
   auto it = pending_.find(to.correlation);
   if (it == pending_.end()) return;
   detail::pending_request* p = it->second;
@@ -162,8 +210,12 @@ void runtime::shutdown() noexcept {
   // Stop every actor, let them wind down, then let the loop close. Actors
   // that wait for something other than their mailbox are given the chance
   // to finish as long as anything can still wake them.
+  detail::end_children(*this);
   for (slot& s : slots_)
     if (s.cell) stop(actor_ref(node_, s.cell->id));
+  // Links send what is queued (a child's exit notice, last replies) and
+  // close; their writers are roots, so the wait below covers them.
+  for (auto& l : links_) l->close_gracefully();
   bool finished = loop_.run_until([this] { return live_roots_ == 0; });
   if (!finished) {
     std::fprintf(stderr,

@@ -15,7 +15,9 @@
 #include "framework/runtime/actor_ref.hpp"
 #include "framework/runtime/envelope.hpp"
 #include "framework/runtime/exit_reason.hpp"
+#include "framework/runtime/link.hpp"
 #include "framework/runtime/mailbox.hpp"
+#include "framework/transport/frame_io.hpp"
 #include "framework/uv/block_on.hpp"
 #include "framework/uv/loop.hpp"
 #include "framework/uv/timer_queue.hpp"
@@ -26,6 +28,9 @@ namespace troupe {
 struct runtime_options {
   /// Messages an actor's mailbox holds before ordinary senders suspend.
   std::size_t mailbox_bound = 1024;
+  /// The node id; 0 picks a fresh one (a child takes the one its parent
+  /// assigned, so the parent can route to it from the start).
+  node_id node = 0;
 };
 
 /// The value of a reply to a request whose response type is void.
@@ -35,30 +40,73 @@ struct ack {
 
 namespace detail {
 
+class link;
+class link_handler;
+struct process_state;
+
+/// How a message type that arrived over a link becomes an envelope: decodes
+/// `bytes` as the type and emplaces it. `decode` is null for types that
+/// cannot cross processes (not encodable).
+struct message_decoder {
+  wire::type_id_t type = 0;
+  result<void> (*decode)(std::span<const std::byte> bytes, envelope& slot, actor_ref sender,
+                         reply_address reply) = nullptr;
+};
+
+template <class T>
+result<void> decode_into(std::span<const std::byte> bytes, envelope& slot, actor_ref sender, reply_address reply) {
+  auto v = wire::from_bytes<T>(bytes);
+  if (!v) return v.error();
+  slot.emplace(std::move(*v), sender, reply);
+  return {};
+}
+
+template <class T>
+constexpr message_decoder decoder_for() noexcept {
+  if constexpr (wire::encodable<T>) return message_decoder{wire::type_id<T>(), &decode_into<T>};
+  else return message_decoder{wire::type_id<T>(), nullptr};
+}
+
 /// One actor's state inside its runtime.
 struct actor_cell {
   actor_cell(uv::loop& l, std::size_t bound) : box(l, bound) {}
   actor_id id = 0;
   mailbox box;
-  std::span<const wire::type_id_t> accepts;  ///< message types the actor handles
+  std::span<const message_decoder> accepts;  ///< message types the actor handles
   std::vector<actor_ref> monitors;           ///< who gets `down` when it ends
   exit_reason reason;
 
-  [[nodiscard]] bool accepts_type(wire::type_id_t t) const noexcept {
-    for (auto a : accepts)
-      if (a == t) return true;
-    return false;
+  [[nodiscard]] const message_decoder* decoder(wire::type_id_t t) const noexcept {
+    for (const auto& a : accepts)
+      if (a.type == t) return &a;
+    return nullptr;
   }
+  [[nodiscard]] bool accepts_type(wire::type_id_t t) const noexcept { return decoder(t) != nullptr; }
 };
 
 /// A request waiting for its reply; lives in the request's awaiter.
 struct pending_request : uv::timer_node {
   std::uint64_t correlation = 0;
+  node_id node = 0;  ///< where the request went, to fail it when that node is lost
   /// The reply arrived: `value` points at a message of type `type`.
   void (*accept)(pending_request*, wire::type_id_t type, std::string_view name, void* value) noexcept = nullptr;
   /// The request failed (error reply, actor gone, link lost).
   void (*fail)(pending_request*, error e) noexcept = nullptr;
+  /// The reply arrived over a link: decode `bytes` as the expected type.
+  /// False if they do not decode (the link is then closed).
+  bool (*accept_bytes)(pending_request*, wire::type_id_t type, std::span<const std::byte> bytes) noexcept = nullptr;
 };
+
+/// A monitor this runtime set on an actor of another node, so that a down
+/// can be made up locally if that node is lost before it sends one.
+struct remote_watch {
+  actor_ref watcher;
+  actor_ref target;
+};
+
+/// Ends the children still running when their runtime shuts down (defined
+/// with the process layer).
+void end_children(runtime& rt) noexcept;
 
 }  // namespace detail
 
@@ -118,7 +166,7 @@ class runtime {
   // ---- used by the messaging templates; not for application code ----
 
   detail::actor_cell* find(const actor_ref& ref) const noexcept;
-  detail::actor_cell* create_cell(std::span<const wire::type_id_t> accepts);
+  detail::actor_cell* create_cell(std::span<const detail::message_decoder> accepts);
   /// Ends an actor: closes its mailbox, fails the requests still in it,
   /// sends `down` to its monitors and frees its slot.
   void retire(detail::actor_cell* cell) noexcept;
@@ -129,17 +177,57 @@ class runtime {
   template <class M>
   post_outcome post(const actor_ref& to, M&& msg, detail::reply_address reply, bool bounded);
 
-  std::uint64_t register_request(detail::pending_request* p);
+  /// Delivers a message to an actor in another runtime, encoded into the
+  /// link that leads there.
+  template <class M>
+  post_outcome post_remote(const actor_ref& to, const M& msg, detail::reply_address reply, bool bounded);
+
+  std::uint64_t register_request(detail::pending_request* p, node_id target);
   void forget_request(std::uint64_t correlation) noexcept;
 
   template <class R>
   void deliver_reply(const detail::reply_address& to, R&& value);
   void deliver_error(const detail::reply_address& to, error e);
 
+  /// Forgets the runtime of this thread without touching it: what a forked
+  /// child does with the copy of its parent's runtime it inherited.
+  static void forget_after_fork() noexcept;
+
   void actor_started() noexcept { ++live_roots_; }
   void actor_finished() noexcept { --live_roots_; }
 
+  // ---- links to other runtimes (framework internals) ----
+
+  /// The actor every runtime with links runs to serve spawn, monitor and
+  /// stop requests from other nodes; always in slot 1.
+  static constexpr actor_id system_actor_id = (actor_id{1} << 32) | 1;
+  [[nodiscard]] static actor_ref system_actor(node_id n) noexcept { return actor_ref(n, system_actor_id); }
+  detail::actor_cell* create_system_cell(std::span<const detail::message_decoder> accepts);
+
+  /// Adopts a connected stream as a link to `peer`, routes `peer` through it
+  /// and starts it. A link marked `to_parent` is also the default route.
+  result<detail::link*> add_link(uv::stream s, node_id peer, detail::link_handler* handler, bool to_parent);
+  /// The link that leads to node `n`, or nullptr.
+  [[nodiscard]] detail::link* route(node_id n) const noexcept;
+  [[nodiscard]] detail::link* parent_link() const noexcept { return parent_link_; }
+  /// Routes `n` through `l` and tells the parent about it.
+  void announce_node(detail::link& l, node_id n);
+  void on_frame(detail::link& l, const transport::frame_view& f) noexcept;
+  void link_lost(detail::link& l, const exit_reason& why) noexcept;
+  void release_link(detail::link* l) noexcept;
+  /// Fails requests to `nodes`, reports their monitored actors down, and
+  /// tells the other links (except `from`).
+  void nodes_lost(std::span<const node_id> nodes, const exit_reason& why, detail::link* from) noexcept;
+
+  std::vector<std::shared_ptr<detail::process_state>>& children() noexcept { return children_; }
+
  private:
+  void send_reply_frame(detail::link& l, const transport::frame_view& request, error e) noexcept;
+  void report_send_failure(const actor_ref& to, std::string_view type, const error& e) noexcept;
+  void deliver_frame(detail::link& l, const transport::frame_view& f) noexcept;
+  void accept_reply(detail::link& l, const transport::frame_view& f) noexcept;
+  void forward_frame(detail::link& from, const transport::frame_view& f) noexcept;
+  void handle_control(detail::link& l, const transport::frame_view& f) noexcept;
   void reject(detail::actor_cell* cell, const detail::reply_address& reply, std::string_view type_name);
   void shutdown() noexcept;
 
@@ -158,12 +246,18 @@ class runtime {
   std::uint64_t next_correlation_ = 1;
   std::unordered_map<std::uint64_t, detail::pending_request*> pending_;
   counters stats_;
+  std::vector<std::unique_ptr<detail::link>> links_;
+  std::unordered_map<node_id, detail::link*> routes_;
+  detail::link* parent_link_ = nullptr;
+  std::vector<detail::remote_watch> remote_watches_;
+  std::vector<std::shared_ptr<detail::process_state>> children_;
 };
 
 template <class M>
 runtime::post_outcome runtime::post(const actor_ref& to, M&& msg, detail::reply_address reply,
                                     bool bounded) {
   using D = std::decay_t<M>;
+  if (to.node() != node_) return post_remote<D>(to, msg, reply, bounded);
   detail::actor_cell* cell = find(to);
   if (cell == nullptr || cell->box.closed()) {
     ++stats_.dropped;
@@ -181,11 +275,59 @@ runtime::post_outcome runtime::post(const actor_ref& to, M&& msg, detail::reply_
   return post_outcome::delivered;
 }
 
+template <class M>
+runtime::post_outcome runtime::post_remote(const actor_ref& to, const M& msg, detail::reply_address reply,
+                                           bool bounded) {
+  detail::link* l = route(to.node());
+  if (l == nullptr) {
+    ++stats_.dropped;
+    if (reply.correlation != 0)
+      deliver_error(reply, error{errc::peer_down, "no link leads to the node of " + to.to_string()});
+    return post_outcome::dropped;
+  }
+  if constexpr (!wire::encodable<M>) {
+    error e{errc::invalid_argument, "a " + std::string(base::type_name<M>()) +
+                                        " cannot be sent to another process: it is not encodable"};
+    if (reply.correlation != 0) deliver_error(reply, std::move(e));
+    else report_send_failure(to, base::type_name<M>(), e);
+    return post_outcome::dropped;
+  } else {
+    if (bounded && l->congested()) return post_outcome::full;
+    wire::frame_header h;
+    h.kind = reply.correlation != 0 ? wire::frame_kind::request : wire::frame_kind::message;
+    h.dest_node = to.node();
+    h.dest_actor = to.id();
+    h.src_node = node_;
+    h.correlation = reply.correlation;
+    if (auto r = l->append(h, msg); !r) {
+      if (reply.correlation != 0) deliver_error(reply, r.error());
+      else report_send_failure(to, base::type_name<M>(), r.error());
+      return post_outcome::dropped;
+    }
+    return post_outcome::delivered;
+  }
+}
+
 template <class R>
 void runtime::deliver_reply(const detail::reply_address& to, R&& value) {
   using D = std::decay_t<R>;
   if (to.correlation == 0) return;
-  if (to.node != node_) return;  // replies across processes arrive with the link layer
+  if (to.node != node_) {
+    detail::link* l = route(to.node);
+    if (l == nullptr) return;  // the requester's node is gone
+    if constexpr (!wire::encodable<D>) {
+      deliver_error(to, error{errc::invalid_argument, "a reply of type " + std::string(base::type_name<D>()) +
+                                                          " cannot be sent to another process"});
+    } else {
+      wire::frame_header h;
+      h.kind = wire::frame_kind::reply;
+      h.dest_node = to.node;
+      h.src_node = node_;
+      h.correlation = to.correlation;
+      if (auto r = l->append(h, value); !r) deliver_error(to, r.error());
+    }
+    return;
+  }
   auto it = pending_.find(to.correlation);
   if (it == pending_.end()) return;  // the requester gave up (timeout, cancel)
   detail::pending_request* p = it->second;

@@ -131,9 +131,8 @@ void loop::drain_ready() noexcept {
   for (std::size_t budget = 4096; budget != 0 && !ready_.empty(); --budget) ready_.pop().resume();
 }
 
-bool loop::step() {
+bool loop::poll() {
   TROUPE_ASSERT(on_loop_thread(), "a loop is driven by the thread that created it");
-  drain_ready();
   if (!ready_.empty()) {
     uv_run(&loop_, UV_RUN_NOWAIT);
     return true;

@@ -60,14 +60,21 @@ class loop {
   template <class Done>
   bool run_until(Done&& done) {
     while (!done()) {
-      if (!step()) return done();
+      drain_ready();
+      // Checked before polling: what just ran may have finished the wait,
+      // and a poll with nothing ready would block on the open handles.
+      if (done()) return true;
+      if (!poll()) return done();
     }
     return true;
   }
 
   /// One turn: resume ready coroutines (bounded batch), then let libuv poll,
   /// blocking only if nothing is ready. Returns false when stalled.
-  bool step();
+  bool step() {
+    drain_ready();
+    return poll();
+  }
 
   /// Handles open on this loop other than the loop's own, for leak checks.
   [[nodiscard]] std::size_t live_handles() noexcept;
@@ -80,6 +87,7 @@ class loop {
   static void on_async(uv_async_t* a) noexcept;
   void arm_timer() noexcept;
   void drain_ready() noexcept;
+  bool poll();
   void drain_posted();
 
   uv_loop_t loop_{};

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include "framework/base/assert.hpp"
+
 namespace troupe::uv {
 
 result<stream> stream::adopt_fd(loop& l, int fd) {
@@ -24,7 +26,37 @@ stream::~stream() { close(); }
 void stream::close() noexcept {
   if (!state_) return;
   if (read_awaiter* r = std::exchange(state_->reader, nullptr)) r->complete(UV_EOF);
+  state_->sink = nullptr;  // closing is the owner's doing: no ended() call
   state_.reset();
+}
+
+result<void> stream::start_reading(read_sink* sink) noexcept {
+  TROUPE_ASSERT(state_ && state_->reader == nullptr && state_->sink == nullptr, "stream already reading");
+  state_->sink = sink;
+  int rc = uv_read_start(native(), &stream::on_sink_alloc, &stream::on_sink_read);
+  if (rc != 0) {
+    state_->sink = nullptr;
+    return system_error("uv_read_start", rc);
+  }
+  return {};
+}
+
+void stream::on_sink_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) noexcept {
+  auto* s = static_cast<state*>(h->data);
+  auto span = s->sink->prepare();
+  *buf = uv_buf_init(reinterpret_cast<char*>(span.data()), static_cast<unsigned>(span.size()));
+}
+
+void stream::on_sink_read(uv_stream_t* h, ssize_t nread, const uv_buf_t*) noexcept {
+  auto* s = static_cast<state*>(h->data);
+  if (nread == 0 || s->sink == nullptr) return;  // EAGAIN
+  if (nread > 0) {
+    s->sink->received(static_cast<std::size_t>(nread));
+    return;
+  }
+  uv_read_stop(h);
+  read_sink* sink = std::exchange(s->sink, nullptr);
+  sink->ended(nread == UV_EOF ? error{errc::closed, "end of stream"} : system_error("read", static_cast<int>(nread)));
 }
 
 void stream::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) noexcept {

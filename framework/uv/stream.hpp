@@ -16,6 +16,24 @@ namespace troupe::uv {
 
 class stream;
 
+/// Receiver of a stream's bytes in continuous mode (stream::start_reading):
+/// libuv reads straight into the space prepare() hands out, then calls
+/// received(). Called from libuv callbacks on the loop's thread: a sink may
+/// schedule coroutines but never resumes one inline.
+class read_sink {
+ public:
+  /// Space for the next read.
+  virtual std::span<std::byte> prepare() noexcept = 0;
+  /// `n` bytes of the prepared space were filled.
+  virtual void received(std::size_t n) noexcept = 0;
+  /// The stream ended: errc::closed at end of stream, or a system error.
+  /// No further calls follow.
+  virtual void ended(error e) noexcept = 0;
+
+ protected:
+  ~read_sink() = default;
+};
+
 /// Awaiter of stream::read: resumes with the number of bytes read (≥ 1),
 /// errc::closed at end of stream, errc::cancelled if the stop token fired,
 /// or a system error.
@@ -35,6 +53,24 @@ class [[nodiscard]] read_awaiter {
 
  private:
   friend class stream;
+
+/// Receiver of a stream's bytes in continuous mode (stream::start_reading):
+/// libuv reads straight into the space prepare() hands out, then calls
+/// received(). Called from libuv callbacks on the loop's thread: a sink may
+/// schedule coroutines but never resumes one inline.
+class read_sink {
+ public:
+  /// Space for the next read.
+  virtual std::span<std::byte> prepare() noexcept = 0;
+  /// `n` bytes of the prepared space were filled.
+  virtual void received(std::size_t n) noexcept = 0;
+  /// The stream ended: errc::closed at end of stream, or a system error.
+  /// No further calls follow.
+  virtual void ended(error e) noexcept = 0;
+
+ protected:
+  ~read_sink() = default;
+};
   void complete(ssize_t nread) noexcept;
 
   stream& stream_;
@@ -91,6 +127,11 @@ class stream {
   /// Writes all of `data`; suspends only if the kernel buffer is full.
   write_awaiter write(std::span<const std::byte> data) noexcept { return write_awaiter(*this, data); }
 
+  /// Reads continuously into `sink` until the stream ends or is closed,
+  /// without a coroutine or a start/stop per read (the mode of links). Not
+  /// combined with read(). The sink must outlive the reading.
+  result<void> start_reading(read_sink* sink) noexcept;
+
   /// Closes the stream now; a pending read resumes with errc::closed.
   void close() noexcept;
 
@@ -104,7 +145,10 @@ class stream {
     uv_pipe_t handle{};
     loop* owner = nullptr;
     read_awaiter* reader = nullptr;
+    read_sink* sink = nullptr;
   };
+  static void on_sink_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) noexcept;
+  static void on_sink_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcept;
   static void on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) noexcept;
   static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) noexcept;
   uv_stream_t* native() const noexcept { return reinterpret_cast<uv_stream_t*>(&state_->handle); }

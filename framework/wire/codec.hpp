@@ -354,3 +354,22 @@ result<T> from_bytes(std::span<const std::byte> in, decode_limits limits = {}) {
 }
 
 }  // namespace troupe::wire
+
+/// troupe::error crosses processes as a value (domain, code, message).
+template <>
+struct troupe::wire::codec<troupe::error> {
+  static constexpr std::size_t min_size = 2 + 2 + 4;
+  static void encode(writer& w, const troupe::error& e) {
+    w.scalar(static_cast<std::uint16_t>(e.domain));
+    w.scalar(static_cast<std::uint16_t>(e.code));
+    wire::encode(w, e.message);
+  }
+  static bool decode(reader& r, troupe::error& out) {
+    std::uint16_t domain = 0;
+    std::uint16_t code = 0;
+    if (!r.scalar(domain) || !r.scalar(code) || !wire::decode(r, out.message)) return false;
+    out.domain = static_cast<troupe::error_domain>(domain);
+    out.code = static_cast<troupe::errc>(code);
+    return true;
+  }
+};

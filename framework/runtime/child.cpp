@@ -1,0 +1,314 @@
+// What a child process runs: the handshake with its parent, its runtime,
+// the requested entry, and the system actor every linked runtime serves.
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "framework/base/exception_info.hpp"
+#include "framework/runtime/control.hpp"
+#include "framework/runtime/link.hpp"
+#include "framework/runtime/process.hpp"
+#include "framework/runtime/run.hpp"
+#include "framework/runtime/spawn.hpp"
+
+namespace troupe::detail {
+
+namespace {
+
+// ---- the system actor ----
+
+using system_inbox = inbox<spawn_request, monitor_request, stop_request, shutdown_request>;
+
+// A serving child waits here until asked to shut down.
+struct serve_state {
+  std::coroutine_handle<> waiting;
+  bool done = false;
+  int code = 0;
+};
+serve_state* serving = nullptr;
+
+void request_shutdown(runtime& rt, int code) noexcept {
+  if (serving == nullptr || serving->done) return;
+  serving->done = true;
+  serving->code = code;
+  if (serving->waiting) rt.loop().schedule(std::exchange(serving->waiting, {}));
+}
+
+struct serve_wait {
+  bool await_ready() const noexcept { return serving->done; }
+  void await_suspend(std::coroutine_handle<> h) noexcept { serving->waiting = h; }
+  int await_resume() const noexcept { return serving->code; }
+};
+
+void handle_spawn(runtime& rt, letter<spawn_request, monitor_request, stop_request, shutdown_request>& l) {
+  auto& req = l.get<spawn_request>();
+  auto entry = resolve(req.entry);
+  if (!entry) {
+    l.fail(entry.error());
+    return;
+  }
+  raw_function target = nullptr;
+  if (!req.target.build_id.empty()) {
+    auto t = resolve(req.target);
+    if (!t) {
+      l.fail(t.error());
+      return;
+    }
+    target = *t;
+  }
+  auto fn = reinterpret_cast<spawn_fn>(*entry);
+  auto ref = fn(rt, target, req.args);
+  if (ref) l.reply(*ref);
+  else l.fail(ref.error());
+}
+
+coro::task<void> system_actor_body(system_inbox self) {
+  runtime& rt = self.owner();
+  for (;;) {
+    auto l = co_await self.receive();
+    if (!l) co_return;
+    switch (l->index()) {
+      case 0:
+        handle_spawn(rt, *l);
+        break;
+      case 1: {
+        auto& m = l->get<monitor_request>();
+        rt.monitor(m.watcher, m.target);
+        break;
+      }
+      case 2:
+        rt.stop(l->get<stop_request>().target);
+        break;
+      case 3:
+        request_shutdown(rt, l->get<shutdown_request>().exitcode);
+        break;
+    }
+  }
+}
+
+// ---- the child's side of the handshake ----
+
+bool read_exactly(int fd, void* buf, std::size_t n) {
+  auto* p = static_cast<char*>(buf);
+  while (n > 0) {
+    pollfd pfd{fd, POLLIN, 0};
+    // The parent writes the hello right after starting us; a minute of
+    // silence means it is wedged, and waiting longer helps nobody.
+    int rc = ::poll(&pfd, 1, 60'000);
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc <= 0) return false;
+    ssize_t got = ::read(fd, p, n);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return false;
+    p += got;
+    n -= static_cast<std::size_t>(got);
+  }
+  return true;
+}
+
+void write_all(int fd, const std::vector<std::byte>& bytes) {
+  const auto* p = reinterpret_cast<const char*>(bytes.data());
+  std::size_t n = bytes.size();
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+result<hello> read_hello(int fd) {
+  std::byte head[wire::frame_header::wire_size];
+  if (!read_exactly(fd, head, sizeof head)) return error{errc::closed, "no hello from the parent"};
+  auto h = wire::decode_header(head);
+  if (!h) return h.error();
+  if (h->kind != wire::frame_kind::control || h->type != hello::troupe_type_id)
+    return error{errc::protocol_error, "the first frame from the parent is not a hello"};
+  std::vector<std::byte> payload(h->length);
+  if (!read_exactly(fd, payload.data(), payload.size())) return error{errc::closed, "the hello was cut short"};
+  auto m = wire::from_bytes<hello>(payload);
+  if (!m) return error{errc::protocol_error, "the hello did not decode: " + m.error().message};
+  return std::move(*m);
+}
+
+int refuse(int fd, const error& why) {
+  std::fprintf(stderr, "troupe: child process %d refused to start: %s\n", static_cast<int>(::getpid()),
+               why.describe().c_str());
+  std::vector<std::byte> out;
+  wire::frame_header h;
+  h.kind = wire::frame_kind::control;
+  transport::append_message_frame(out, h, refusal{why});
+  write_all(fd, out);
+  return exit_code_refused;
+}
+
+// The child ends when its parent does: no orphans.
+class parent_watch final : public link_handler {
+ public:
+  explicit parent_watch(std::string name) : name_(std::move(name)) {}
+  void on_control(link& l, const transport::frame_view& f) noexcept override {
+    exit_reason why{exit_reason::kind::protocol_error, 0, {},
+                    "unexpected control frame from the parent (type " + std::to_string(f.header.type) + ")"};
+    l.fail(why);
+  }
+  void on_ended(link&, const error& e) noexcept override { leave(e.describe()); }
+  void on_lost(link&, const exit_reason& why) noexcept override { leave(why.describe()); }
+
+ private:
+  [[noreturn]] void leave(const std::string& why) noexcept {
+    std::fprintf(stderr, "troupe: process %s (pid %d) lost its parent (%s); exiting\n", name_.c_str(),
+                 static_cast<int>(::getpid()), why.c_str());
+    std::fflush(nullptr);
+    ::_exit(exit_code_parent_lost);
+  }
+  std::string name_;
+};
+
+coro::task<int> child_task(runtime& rt, const hello& h, entry_fn entry, raw_function target) {
+  if (h.serve) {
+    co_return co_await serve_wait{};
+  }
+  std::optional<remote_failure> failure;
+  try {
+    coro::task<int> body = entry(target, h.args);
+    co_return co_await std::move(body);
+  } catch (...) {
+    auto info = base::describe(std::current_exception());
+    failure = remote_failure{std::move(info.type), std::move(info.message), static_cast<std::int32_t>(::getpid()),
+                             h.name, {}};
+  }
+  std::fprintf(stderr, "Process %s (pid %d) failed: %s: %s\n", h.name.c_str(), failure->pid, failure->type.c_str(),
+               failure->message.c_str());
+  if (link* l = rt.parent_link()) {
+    wire::frame_header fh;
+    fh.kind = wire::frame_kind::control;
+    fh.src_node = rt.node();
+    (void)l->append(fh, exit_notice{std::move(*failure)});
+  }
+  co_return 1;
+}
+
+int child_main(pid_t parent) {
+  ::signal(SIGPIPE, SIG_IGN);
+  prepare_output();
+  auto h = read_hello(child_link_fd);
+  if (!h) {
+    if (h.code() == errc::closed) return exit_code_parent_lost;
+    return refuse(child_link_fd, h.error());
+  }
+  if (h->protocol != link_protocol_version)
+    return refuse(child_link_fd, error{errc::invalid_argument, "link protocol " + std::to_string(h->protocol) +
+                                                                   " is not the child's " +
+                                                                   std::to_string(link_protocol_version)});
+  if (h->build_id != executable_build_id()) {
+    return refuse(child_link_fd,
+                  error{errc::invalid_argument, "build id mismatch: the parent runs " + to_hex(h->build_id) +
+                                                    " but this binary is " + to_hex(executable_build_id()) +
+                                                    "; parent and child must be the same program"});
+  }
+  if (parent != 0 && h->parent_pid != parent)
+    return refuse(child_link_fd, error{errc::invalid_argument, "the hello names another parent"});
+  entry_fn entry = nullptr;
+  raw_function target = nullptr;
+  if (!h->serve) {
+    auto e = resolve(h->entry);
+    if (!e) return refuse(child_link_fd, e.error());
+    auto t = resolve(h->target);
+    if (!t) return refuse(child_link_fd, t.error());
+    entry = reinterpret_cast<entry_fn>(*e);
+    target = *t;
+  }
+
+  serve_state serve;
+  serving = &serve;
+  int code = 0;
+  {
+    runtime_options opts;
+    opts.node = h->child_node;
+    runtime rt(opts);
+    parent_watch watch(h->name);
+    auto stream = uv::stream::adopt_fd(rt.loop(), child_link_fd);
+    if (!stream) return exit_code_parent_lost;
+    auto l = rt.add_link(std::move(*stream), h->parent_node, &watch, true);
+    if (!l) return exit_code_parent_lost;
+    wire::frame_header fh;
+    fh.kind = wire::frame_kind::control;
+    fh.src_node = rt.node();
+    (void)(*l)->append(fh, welcome{rt.node(), static_cast<std::int32_t>(::getpid())});
+    code = rt.block_on(child_task(rt, *h, entry, target));
+    // The runtime's end sends what is still queued, then closes the link;
+    // from here on its closing is ours, not the parent's.
+    if (link* pl = rt.parent_link()) pl->set_handler(nullptr);
+  }
+  serving = nullptr;
+  std::fflush(nullptr);
+  return code;
+}
+
+}  // namespace
+
+void start_system_actor(runtime& rt) {
+  system_inbox box(rt, system_inbox::system_slot{});
+  actor_ref ref = box.ref();
+  actor_cell* cell = box.cell();
+  coro::task<void> body = system_actor_body(std::move(box));
+  launch(rt, ref, cell, std::move(body));
+}
+
+void prepare_output() noexcept {
+  // Whole lines per write: output of several processes sharing a terminal
+  // or pipe interleaves by line, never within one (lines up to PIPE_BUF).
+  static char out_buf[BUFSIZ];
+  static char err_buf[BUFSIZ];
+  std::setvbuf(stdout, out_buf, _IOLBF, sizeof out_buf);
+  std::setvbuf(stderr, err_buf, _IOLBF, sizeof err_buf);
+}
+
+bool is_child(int argc, char** argv) noexcept {
+  return argc > 1 && std::strcmp(argv[1], child_marker) == 0;
+}
+
+int run_child(int argc, char** argv) {
+  pid_t parent = argc > 2 ? static_cast<pid_t>(std::atoi(argv[2])) : 0;
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The parent may have died before the line above took effect.
+  if (parent != 0 && ::getppid() != parent) return exit_code_parent_lost;
+  return child_main(parent);
+}
+
+void run_forked_child(pid_t parent) {
+  // As with Python's fork, the child keeps the parent's other fds; it
+  // never touches the parent's runtime and loop it inherited.
+  runtime::forget_after_fork();
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  int code = ::getppid() == parent ? child_main(parent) : exit_code_parent_lost;
+  std::fflush(nullptr);
+  ::_exit(code);
+}
+
+}  // namespace troupe::detail
+
+namespace troupe::detail {
+
+void prepare_main_process() noexcept {
+  ::signal(SIGPIPE, SIG_IGN);
+  prepare_output();
+}
+
+void report_main_exception(std::exception_ptr e) noexcept {
+  auto info = base::describe(e);
+  std::fprintf(stderr, "troupe: the main task failed: %s: %s\n", info.type.c_str(), info.message.c_str());
+}
+
+}  // namespace troupe::detail

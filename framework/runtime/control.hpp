@@ -1,0 +1,111 @@
+#pragma once
+
+// The framework's own wire types: link control frames and the requests the
+// system actor of every runtime serves. Type ids are explicit and
+// append-only (user types hash their names above 2^16).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "framework/base/error.hpp"
+#include "framework/runtime/actor_ref.hpp"
+#include "framework/runtime/code_address.hpp"
+#include "framework/runtime/exit_reason.hpp"
+
+namespace troupe::detail {
+
+/// Version of the link handshake; a child refuses a parent that speaks
+/// another one.
+inline constexpr std::uint32_t link_protocol_version = 1;
+
+/// An exception that escaped a child's entry or actor, as a value.
+struct remote_failure {
+  std::string type;     ///< demangled type name
+  std::string message;  ///< what()
+  std::int32_t pid = 0;
+  std::string process;  ///< the process's name
+  std::string stack;    ///< stack trace where one could be had, else empty
+};
+
+/// Parent → child, first frame on a new link: who the parent is and what
+/// the child should run.
+struct hello {
+  static constexpr std::uint64_t troupe_type_id = 16;
+  std::uint32_t protocol = link_protocol_version;
+  std::vector<std::uint8_t> build_id;  ///< the parent's executable
+  node_id parent_node = 0;
+  std::int32_t parent_pid = 0;
+  node_id child_node = 0;  ///< the node id the child's runtime takes
+  std::string name;
+  bool serve = false;         ///< no entry: serve actors until told to stop
+  code_address entry;         ///< the trampoline that decodes args and calls target
+  code_address target;        ///< the user's function
+  std::vector<std::byte> args;
+};
+
+/// Child → parent: the handshake succeeded.
+struct welcome {
+  static constexpr std::uint64_t troupe_type_id = 17;
+  node_id node = 0;
+  std::int32_t pid = 0;
+};
+
+/// Child → parent: the handshake failed (the child then exits with
+/// refused_exit_code).
+struct refusal {
+  static constexpr std::uint64_t troupe_type_id = 18;
+  error why;
+};
+
+/// Child → parent, just before it exits because its entry threw.
+struct exit_notice {
+  static constexpr std::uint64_t troupe_type_id = 19;
+  remote_failure failure;
+};
+
+/// Nodes now reachable through the link this arrives on (a child's own
+/// children), forwarded towards the root.
+struct node_announce {
+  static constexpr std::uint64_t troupe_type_id = 20;
+  std::vector<node_id> nodes;
+};
+
+/// Nodes that are gone, with the reason, so every runtime can fail its
+/// requests to them and tell its monitors.
+struct node_down {
+  static constexpr std::uint64_t troupe_type_id = 21;
+  std::vector<node_id> nodes;
+  exit_reason reason;
+};
+
+/// Request to a runtime's system actor: start an actor there.
+struct spawn_request {
+  static constexpr std::uint64_t troupe_type_id = 22;
+  using response = actor_ref;
+  code_address entry;
+  code_address target;
+  std::vector<std::byte> args;
+};
+
+/// Message to a runtime's system actor: `watcher` wants a down for `target`.
+struct monitor_request {
+  static constexpr std::uint64_t troupe_type_id = 23;
+  actor_ref watcher;
+  actor_ref target;
+};
+
+/// Message to a runtime's system actor: stop `target`.
+struct stop_request {
+  static constexpr std::uint64_t troupe_type_id = 24;
+  actor_ref target;
+};
+
+/// Message to a serving child's system actor: end the process.
+struct shutdown_request {
+  static constexpr std::uint64_t troupe_type_id = 25;
+  std::int32_t exitcode = 0;
+};
+
+}  // namespace troupe::detail

@@ -1,0 +1,266 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "framework/base/result.hpp"
+#include "framework/coro/task.hpp"
+#include "framework/runtime/actor_ref.hpp"
+#include "framework/runtime/code_address.hpp"
+#include "framework/runtime/os_process.hpp"
+#include "framework/runtime/remote_error.hpp"
+#include "framework/runtime/runtime.hpp"
+#include "framework/runtime/spawn.hpp"
+#include "framework/wire/codec.hpp"
+
+namespace troupe {
+
+using detail::start_method;
+
+/// Exit status of a child whose handshake failed (build id mismatch, a
+/// function that cannot be found): the parent's join reports why.
+inline constexpr int exit_code_refused = 121;
+/// Exit status of a child that lost the link to its parent.
+inline constexpr int exit_code_parent_lost = 122;
+
+/// How a process is started and treated.
+struct process_options {
+  /// Shown in logs and remote errors; "process-N" when empty.
+  std::string name;
+  /// A daemon child is killed when its parent's main task ends; other
+  /// children are joined first (as in Python).
+  bool daemon = false;
+  start_method method = start_method::spawn;
+};
+
+namespace detail {
+
+using entry_fn = coro::task<int> (*)(raw_function target, std::span<const std::byte> args);
+using spawn_fn = result<actor_ref> (*)(runtime& rt, raw_function target, std::span<const std::byte> args);
+
+template <class F>
+struct target_traits;
+template <class R, class... A>
+struct target_traits<R (*)(A...)> {
+  using result_type = R;
+  using args_tuple = std::tuple<std::decay_t<A>...>;
+  static constexpr std::size_t arity = sizeof...(A);
+};
+
+template <class T>
+inline constexpr bool valid_target_result = std::is_void_v<T> || std::is_same_v<T, int> ||
+                                            std::is_same_v<T, coro::task<void>> || std::is_same_v<T, coro::task<int>>;
+
+template <class Tuple>
+result<Tuple> decode_args(std::span<const std::byte> bytes) {
+  auto args = wire::from_bytes<Tuple>(bytes);
+  if (!args) return error{errc::decode_error, "the arguments did not decode: " + args.error().message};
+  return std::move(*args);
+}
+
+// Runs in the child: decodes the arguments and calls the target.
+template <class R, class... A>
+coro::task<int> run_entry(raw_function target, std::span<const std::byte> bytes) {
+  auto fn = reinterpret_cast<R (*)(A...)>(target);
+  auto args = decode_args<std::tuple<std::decay_t<A>...>>(bytes).value();
+  if constexpr (std::is_same_v<R, coro::task<void>>) {
+    coro::task<void> t = std::apply(fn, std::move(args));
+    co_await std::move(t);
+    co_return 0;
+  } else if constexpr (std::is_same_v<R, coro::task<int>>) {
+    coro::task<int> t = std::apply(fn, std::move(args));
+    co_return co_await std::move(t);
+  } else if constexpr (std::is_void_v<R>) {
+    std::apply(fn, std::move(args));
+    co_return 0;
+  } else {
+    co_return std::apply(fn, std::move(args));
+  }
+}
+
+template <class Inbox, class... A>
+result<actor_ref> spawn_function_entry(runtime& rt, raw_function target, std::span<const std::byte> bytes) {
+  auto fn = reinterpret_cast<coro::task<void> (*)(Inbox, A...)>(target);
+  auto args = decode_args<std::tuple<std::decay_t<A>...>>(bytes);
+  if (!args) return args.error();
+  return std::apply([&](auto&... a) { return troupe::spawn(rt, fn, std::move(a)...); }, *args);
+}
+
+template <class C, class... A>
+result<actor_ref> spawn_class_entry(runtime& rt, raw_function, std::span<const std::byte> bytes) {
+  auto args = decode_args<std::tuple<A...>>(bytes);
+  if (!args) return args.error();
+  return std::apply([&](auto&... a) { return troupe::spawn<C>(rt, std::move(a)...); }, *args);
+}
+
+template <class Fp>
+constexpr raw_function erase(Fp f) noexcept {
+  return reinterpret_cast<raw_function>(f);
+}
+
+template <class Tuple, std::size_t... I>
+constexpr bool all_encodable(std::index_sequence<I...>) {
+  return (wire::encodable<std::tuple_element_t<I, Tuple>> && ...);
+}
+
+// Turns a target (free function or captureless lambda) into a function
+// pointer, with readable errors for what cannot cross a process boundary.
+template <class F>
+auto as_function_pointer(F target) {
+  static_assert(std::is_pointer_v<F> || std::is_empty_v<F>,
+                "troupe: a capturing lambda cannot run in another process (its captures live in this "
+                "one); pass its state as arguments instead");
+  if constexpr (std::is_pointer_v<F>) {
+    static_assert(std::is_function_v<std::remove_pointer_t<F>>, "troupe: the target must be a function");
+    return target;
+  } else {
+    static_assert(requires { +target; },
+                  "troupe: the target must be a free function or a lambda with typed parameters (a generic "
+                  "lambda has no single address to start)");
+    return +target;
+  }
+}
+
+template <class Traits, class... Args>
+std::vector<std::byte> encode_args(Args&&... args) {
+  using Tuple = typename Traits::args_tuple;
+  static_assert(Traits::arity == sizeof...(Args), "troupe: the number of arguments does not match the target's parameters");
+  static_assert(all_encodable<Tuple>(std::make_index_sequence<std::tuple_size_v<Tuple>>{}),
+                "troupe: every parameter of a function started in another process must be encodable "
+                "(numbers, strings, containers, aggregates of those, actor refs); pointers and "
+                "references to this process's memory cannot cross");
+  static_assert(std::is_constructible_v<Tuple, Args&&...>,
+                "troupe: the arguments cannot be converted to the target's parameter types");
+  return wire::to_bytes(Tuple(std::forward<Args>(args)...));
+}
+
+}  // namespace detail
+
+/// A child process running a function, with Python's Process API.
+///
+/// The target is a free function or captureless lambda returning void, int
+/// (the exit code), task<void> or task<int>; its arguments are encoded now
+/// and decoded in the child, so they must be encodable. The child runs the
+/// same binary (spawn: re-executed; fork: copied) with its own runtime,
+/// linked to this one, so actor refs work both ways.
+///
+/// A process handle is a value that can be moved; destroying it does not
+/// stop the child (as in Python). Children still running when the parent's
+/// runtime shuts down are killed; troupe::run joins the non-daemon ones
+/// first. Thread: the runtime's thread that started it.
+class process {
+ public:
+  process() = default;
+
+  template <class F, class... Args>
+    requires(!std::is_same_v<std::decay_t<F>, process_options>)
+  explicit process(F target, Args&&... args) : process(process_options{}, target, std::forward<Args>(args)...) {}
+
+  template <class F, class... Args>
+  process(process_options options, F target, Args&&... args) {
+    auto fn = detail::as_function_pointer(target);
+    using Traits = detail::target_traits<decltype(fn)>;
+    using R = typename Traits::result_type;
+    static_assert(detail::valid_target_result<R>,
+                  "troupe: a process target returns void, int, task<void> or task<int>");
+    auto bytes = detail::encode_args<Traits>(std::forward<Args>(args)...);
+    init(std::move(options), detail::erase(entry_for(fn)), detail::erase(fn), std::move(bytes));
+  }
+
+  /// A process with no target that serves actors spawned into it with
+  /// spawn() until it is terminated or its parent ends (always a daemon).
+  static process host(process_options options = {});
+
+  process(process&&) noexcept;
+  process& operator=(process&&) noexcept;
+  ~process();
+
+  /// Starts the child. Throws error_exception if it cannot be started
+  /// (errc::system_error naming the call) or was started before.
+  void start();
+
+  /// Waits until the child has ended, at most `timeout`: true if it ended.
+  /// Throws remote_error if its target threw, and error_exception if the
+  /// child refused to start (errc::invalid_argument with the reason).
+  [[nodiscard]] coro::task<bool> join(std::optional<std::chrono::nanoseconds> timeout = std::nullopt);
+
+  /// Started and not yet ended (checks the kernel, not only the loop).
+  [[nodiscard]] bool is_alive() const;
+  /// The child's pid, -1 before start.
+  [[nodiscard]] pid_t pid() const noexcept;
+  [[nodiscard]] const std::string& name() const noexcept;
+  [[nodiscard]] bool daemon() const noexcept;
+  /// Before start only.
+  void set_daemon(bool d);
+  /// nullopt while running or before start; then the exit status, or minus
+  /// the signal number if a signal killed it.
+  [[nodiscard]] std::optional<int> exitcode() const;
+  /// The node id of the child's runtime (actor refs there carry it).
+  [[nodiscard]] node_id node() const noexcept;
+
+  /// SIGTERM / SIGKILL to the child (through its pidfd, so never to a
+  /// recycled pid). No effect once it has ended.
+  void terminate();
+  void kill();
+  /// Releases the handle's resources; throws error_exception
+  /// (errc::invalid_argument) if the child is still running.
+  void close();
+
+  /// Starts a receive-loop actor in the child (fn's first parameter is its
+  /// inbox; the rest are encoded `args`) and returns its ref.
+  template <class F, class... Args>
+  [[nodiscard]] coro::task<result<actor_ref>> spawn(F fn, Args&&... args) {
+    auto fp = detail::as_function_pointer(fn);
+    return spawn_remote(detail::erase(spawn_entry_for(fp)), detail::erase(fp),
+                        encode_spawn_args(fp, std::forward<Args>(args)...));
+  }
+  /// Starts a class-style actor C in the child, constructed from `args`.
+  template <class C, class... Args>
+  [[nodiscard]] coro::task<result<actor_ref>> spawn(Args&&... args) {
+    using Tuple = std::tuple<std::decay_t<Args>...>;
+    static_assert(detail::all_encodable<Tuple>(std::make_index_sequence<sizeof...(Args)>{}),
+                  "troupe: the constructor arguments of an actor started in another process must be encodable");
+    detail::spawn_fn e = &detail::spawn_class_entry<C, std::decay_t<Args>...>;
+    return spawn_remote(detail::erase(e), detail::raw_function{}, wire::to_bytes(Tuple(std::forward<Args>(args)...)));
+  }
+
+ private:
+  template <class R, class... A>
+  static detail::entry_fn entry_for(R (*)(A...)) noexcept {
+    return &detail::run_entry<R, A...>;
+  }
+  template <class R, class Inbox, class... A>
+  static detail::spawn_fn spawn_entry_for(R (*)(Inbox, A...)) noexcept {
+    return &detail::spawn_function_entry<Inbox, A...>;
+  }
+  template <class R, class Inbox, class... A, class... Args>
+  static std::vector<std::byte> encode_spawn_args(R (*)(Inbox, A...), Args&&... args) {
+    static_assert(std::is_same_v<R, coro::task<void>>, "troupe: an actor function returns task<void>");
+    return detail::encode_args<detail::target_traits<void (*)(A...)>>(std::forward<Args>(args)...);
+  }
+
+  void init(process_options options, detail::raw_function entry, detail::raw_function target,
+            std::vector<std::byte> args);
+  coro::task<result<actor_ref>> spawn_remote(detail::raw_function entry, detail::raw_function target,
+                                             std::vector<std::byte> args);
+
+  std::shared_ptr<detail::process_state> state_;
+};
+
+namespace detail {
+/// Kills the daemon children of `rt` and waits for the others to end (what
+/// troupe::run does after the main task).
+coro::task<void> finish_children(runtime& rt);
+}  // namespace detail
+
+}  // namespace troupe

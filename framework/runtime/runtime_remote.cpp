@@ -1,0 +1,267 @@
+// The runtime's side of links: routing frames between runtimes, delivering
+// the ones addressed here, and reporting nodes that are lost.
+
+#include <algorithm>
+#include <cstdio>
+
+#include "framework/base/assert.hpp"
+#include "framework/runtime/control.hpp"
+#include "framework/runtime/link.hpp"
+#include "framework/runtime/runtime.hpp"
+
+namespace troupe {
+
+namespace detail {
+void start_system_actor(runtime& rt);
+}
+
+result<detail::link*> runtime::add_link(uv::stream s, node_id peer, detail::link_handler* handler,
+                                        bool to_parent) {
+  if (find(system_actor(node_)) == nullptr) detail::start_system_actor(*this);
+  auto owned = std::make_unique<detail::link>(*this, std::move(s), peer, handler);
+  detail::link* l = owned.get();
+  links_.push_back(std::move(owned));
+  routes_[peer] = l;
+  if (to_parent) parent_link_ = l;
+  if (auto r = l->start(); !r) {
+    exit_reason why;
+    why.what = exit_reason::kind::node_lost;
+    why.message = r.error().describe();
+    l->fail(why);
+    return r.error();
+  }
+  return l;
+}
+
+detail::link* runtime::route(node_id n) const noexcept {
+  auto it = routes_.find(n);
+  if (it != routes_.end()) return it->second->up() ? it->second : nullptr;
+  // Nodes this runtime does not know are reached through its parent, which
+  // knows its whole subtree.
+  return parent_link_ != nullptr && parent_link_->up() ? parent_link_ : nullptr;
+}
+
+void runtime::announce_node(detail::link& l, node_id n) {
+  l.add_node(n);
+  routes_[n] = &l;
+  if (parent_link_ != nullptr && parent_link_ != &l) {
+    wire::frame_header h;
+    h.kind = wire::frame_kind::control;
+    h.src_node = node_;
+    (void)parent_link_->append(h, detail::node_announce{{n}});
+  }
+}
+
+void runtime::report_send_failure(const actor_ref& to, std::string_view type, const error& e) noexcept {
+  ++stats_.dropped;
+  if (e.code == errc::closed) return;  // the link is closing: the runtime is shutting down
+  std::fprintf(stderr, "troupe: a %.*s to %s was dropped: %s\n", static_cast<int>(type.size()), type.data(),
+               to.to_string().c_str(), e.describe().c_str());
+}
+
+void runtime::on_frame(detail::link& l, const transport::frame_view& f) noexcept {
+  const wire::frame_header& h = f.header;
+  switch (h.kind) {
+    case wire::frame_kind::message:
+    case wire::frame_kind::request:
+      if (h.dest_node != node_) forward_frame(l, f);
+      else deliver_frame(l, f);
+      return;
+    case wire::frame_kind::reply:
+    case wire::frame_kind::error_reply:
+      if (h.dest_node != node_) forward_frame(l, f);
+      else accept_reply(l, f);
+      return;
+    case wire::frame_kind::control:
+      handle_control(l, f);
+      return;
+  }
+}
+
+void runtime::send_reply_frame(detail::link& l, const transport::frame_view& request, error e) noexcept {
+  if (request.header.kind != wire::frame_kind::request) return;
+  wire::frame_header h;
+  h.kind = wire::frame_kind::error_reply;
+  h.dest_node = request.header.src_node;
+  h.src_node = node_;
+  h.correlation = request.header.correlation;
+  detail::link* back = route(request.header.src_node);
+  (void)(back != nullptr ? back : &l)->append(h, e);
+}
+
+void runtime::deliver_frame(detail::link& l, const transport::frame_view& f) noexcept {
+  const wire::frame_header& h = f.header;
+  actor_ref to(node_, h.dest_actor);
+  detail::actor_cell* cell = find(to);
+  if (cell == nullptr || cell->box.closed()) {
+    ++stats_.dropped;
+    send_reply_frame(l, f, error{errc::no_actor, to.to_string() + " does not exist"});
+    return;
+  }
+  const detail::message_decoder* dec = cell->decoder(h.type);
+  if (dec == nullptr || dec->decode == nullptr) {
+    // Not a link fault: the same message sent locally would be rejected the
+    // same way.
+    ++stats_.unexpected;
+    send_reply_frame(l, f,
+                     error{errc::unexpected_message, to.to_string() + " does not accept messages of type id " +
+                                                         std::to_string(h.type) +
+                                                         (dec == nullptr ? "" : " from another process")});
+    return;
+  }
+  detail::reply_address reply{};
+  if (h.kind == wire::frame_kind::request) {
+    if (h.correlation == 0) {
+      exit_reason why{exit_reason::kind::protocol_error, 0, {}, "request frame without a correlation id"};
+      std::fprintf(stderr, "troupe: closing the link to node %llx: %s\n",
+                   static_cast<unsigned long long>(l.peer()), why.message.c_str());
+      l.fail(why);
+      return;
+    }
+    reply = detail::reply_address{h.src_node, h.correlation};
+  }
+  detail::envelope& into = cell->box.tail();
+  auto decoded = dec->decode(f.payload, into, actor_ref(h.src_node, h.src_actor), reply);
+  if (!decoded) {
+    exit_reason why{exit_reason::kind::protocol_error, 0, {},
+                    "a frame's payload did not decode: " + decoded.error().message};
+    std::fprintf(stderr, "troupe: closing the link to node %llx: %s\n", static_cast<unsigned long long>(l.peer()),
+                 why.message.c_str());
+    l.fail(why);
+    return;
+  }
+  if (h.type == wire::type_id<down>()) {
+    // The real down arrived: the stand-in for a lost node is not needed.
+    const actor_ref& who = into.get<down>().who;
+    std::erase_if(remote_watches_, [&](const detail::remote_watch& w) { return w.watcher == to && w.target == who; });
+  }
+  cell->box.commit();
+}
+
+void runtime::accept_reply(detail::link& l, const transport::frame_view& f) noexcept {
+  auto it = pending_.find(f.header.correlation);
+  if (it == pending_.end()) return;  // the requester gave up (timeout, cancel)
+  detail::pending_request* p = it->second;
+  pending_.erase(it);
+  if (f.header.kind == wire::frame_kind::error_reply) {
+    // (result<error> cannot exist, so this one is decoded by hand.)
+    wire::reader r(f.payload);
+    error e;
+    if (wire::decode(r, e) && r.remaining() == 0) {
+      p->fail(p, std::move(e));
+      return;
+    }
+    p->fail(p, error{errc::protocol_error, "error reply did not decode"});
+  } else if (p->accept_bytes(p, f.header.type, f.payload)) {
+    return;
+  }
+  exit_reason why{exit_reason::kind::protocol_error, 0, {}, "a reply's payload did not decode"};
+  std::fprintf(stderr, "troupe: closing the link to node %llx: %s\n", static_cast<unsigned long long>(l.peer()),
+               why.message.c_str());
+  l.fail(why);
+}
+
+void runtime::forward_frame(detail::link& from, const transport::frame_view& f) noexcept {
+  detail::link* to = route(f.header.dest_node);
+  if (to == nullptr || to == &from) {
+    ++stats_.dropped;
+    if (f.header.kind == wire::frame_kind::request)
+      send_reply_frame(from, f, error{errc::peer_down, "node " + std::to_string(f.header.dest_node) + " is unreachable"});
+    return;
+  }
+  to->append_raw(f.header, f.payload);
+}
+
+void runtime::handle_control(detail::link& l, const transport::frame_view& f) noexcept {
+  switch (f.header.type) {
+    case detail::node_announce::troupe_type_id: {
+      auto m = wire::from_bytes<detail::node_announce>(f.payload);
+      if (!m) break;
+      for (node_id n : m->nodes) announce_node(l, n);
+      return;
+    }
+    case detail::node_down::troupe_type_id: {
+      auto m = wire::from_bytes<detail::node_down>(f.payload);
+      if (!m) break;
+      nodes_lost(m->nodes, m->reason, &l);
+      return;
+    }
+    default:
+      if (detail::link_handler* h = l.handler(); h != nullptr) {
+        h->on_control(l, f);
+        return;
+      }
+      break;
+  }
+  exit_reason why{exit_reason::kind::protocol_error, 0, {},
+                  "control frame of unknown or malformed type " + std::to_string(f.header.type)};
+  std::fprintf(stderr, "troupe: closing the link to node %llx: %s\n", static_cast<unsigned long long>(l.peer()),
+               why.message.c_str());
+  l.fail(why);
+}
+
+void runtime::link_lost(detail::link& l, const exit_reason& why) noexcept {
+  std::vector<node_id> lost;
+  for (node_id n : l.nodes()) {
+    auto it = routes_.find(n);
+    if (it != routes_.end() && it->second == &l) {
+      routes_.erase(it);
+      lost.push_back(n);
+    }
+  }
+  if (parent_link_ == &l) parent_link_ = nullptr;
+  nodes_lost(lost, why, &l);
+}
+
+void runtime::release_link(detail::link* l) noexcept {
+  if (detail::link_handler* h = l->handler()) {
+    // A link closed gracefully was never lost; its handler still has to
+    // forget it.
+    l->set_handler(nullptr);
+    h->on_lost(*l, exit_reason{exit_reason::kind::node_lost, 0, {}, "link closed"});
+  }
+  for (auto it = routes_.begin(); it != routes_.end();) {
+    if (it->second == l) it = routes_.erase(it);
+    else ++it;
+  }
+  if (parent_link_ == l) parent_link_ = nullptr;
+  std::erase_if(links_, [l](const std::unique_ptr<detail::link>& p) { return p.get() == l; });
+}
+
+void runtime::nodes_lost(std::span<const node_id> nodes, const exit_reason& why, detail::link* from) noexcept {
+  if (nodes.empty()) return;
+  auto is_lost = [&](node_id n) { return std::find(nodes.begin(), nodes.end(), n) != nodes.end(); };
+  for (node_id n : nodes) {
+    auto it = routes_.find(n);
+    if (it != routes_.end() && it->second == from) routes_.erase(it);
+  }
+  // Requests to those nodes will never be answered.
+  std::vector<detail::pending_request*> failed;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (is_lost(it->second->node)) {
+      failed.push_back(it->second);
+      it = pending_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (detail::pending_request* p : failed)
+    p->fail(p, error{errc::peer_down, "the process of the actor is gone: " + why.describe()});
+  // Monitors of actors there get their down now.
+  std::vector<detail::remote_watch> watches;
+  std::erase_if(remote_watches_, [&](const detail::remote_watch& w) {
+    if (!is_lost(w.target.node())) return false;
+    watches.push_back(w);
+    return true;
+  });
+  for (const auto& w : watches) post(w.watcher, down{w.target, why}, detail::reply_address{}, false);
+  // Everyone else linked here may have requests and monitors there too.
+  wire::frame_header h;
+  h.kind = wire::frame_kind::control;
+  h.src_node = node_;
+  detail::node_down notice{std::vector<node_id>(nodes.begin(), nodes.end()), why};
+  for (auto& l : links_)
+    if (l.get() != from && l->up()) (void)l->append(h, notice);
+}
+
+}  // namespace troupe

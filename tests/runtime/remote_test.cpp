@@ -1,0 +1,489 @@
+// Processes and the actors in them: the Process API, links, remote
+// messages, requests, monitors, errors and crashes. The binary re-runs
+// itself as the children (troupe's own child entry).
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <troupe.hpp>
+
+#include "framework/runtime/control.hpp"
+#include "framework/transport/frame_io.hpp"
+
+using namespace std::chrono_literals;
+using troupe::actor_ref;
+using troupe::errc;
+using troupe::process;
+using troupe::task;
+
+namespace {
+
+std::uint64_t now_ms() { return troupe::uv::loop::now_ns() / 1'000'000; }
+
+// ---- messages and actors used across processes ----
+
+struct ping {
+  using response = int;
+  int n = 0;
+};
+struct note {
+  std::string text;
+  int seq = 0;
+};
+struct stall {
+  using response = int;
+};
+struct whoami {
+  using response = int;
+};
+struct fwd {
+  using response = int;
+  actor_ref to;
+  int n = 0;
+};
+
+// Doubles pings, answers whoami with its pid, never answers stall (keeps
+// the responder until it is stopped), relays fwd to another actor.
+task<void> worker(troupe::inbox<ping, stall, whoami, fwd> self) {
+  std::vector<troupe::responder> held;
+  for (;;) {
+    auto l = co_await self.receive();
+    if (!l) co_return;
+    if (l->is<ping>()) {
+      l->reply(l->get<ping>().n * 2);
+    } else if (l->is<stall>()) {
+      held.push_back(l->take_responder());
+    } else if (l->is<whoami>()) {
+      l->reply(static_cast<int>(::getpid()));
+    } else {
+      auto f = l->get<fwd>();
+      auto r = l->take_responder();
+      auto got = co_await f.to.request(ping{f.n}, 5s);
+      if (got) r.reply(*got);
+      else r.fail(got.error());
+    }
+  }
+}
+
+class tally {
+ public:
+  using messages = troupe::message_list<ping, whoami>;
+  explicit tally(int base) : base_(base) {}
+  int on(ping p) { return base_ + p.n; }
+  int on(whoami) { return static_cast<int>(::getpid()); }
+
+ private:
+  int base_;
+};
+
+// ---- process targets ----
+
+int exit_with(int code) { return code; }
+void throw_logic(std::string what) { throw std::logic_error(what); }
+task<void> sleep_ms(int ms) { (void)co_await troupe::sleep_for(std::chrono::milliseconds(ms)); }
+
+// Sends `count` numbered notes to `to`, then asks it for a ping round trip.
+task<int> send_notes(actor_ref to, int count) {
+  for (int i = 0; i < count; ++i) {
+    note n{"n", i};  // a local, not a temporary inside co_await (g++ 12)
+    co_await to.send(std::move(n));
+  }
+  auto r = co_await to.request(ping{21}, 10s);
+  co_return r ? (*r == 42 ? 0 : 3) : 4;
+}
+
+// Tells `to` where it is, and on `trigger` writes garbage straight into its
+// link to the parent, then waits to be cut off.
+struct trigger {};
+struct here {
+  actor_ref who;
+};
+task<void> write_garbage(actor_ref to) {
+  auto box = troupe::open_inbox<trigger>(troupe::runtime::current());
+  co_await to.send(here{box.ref()});
+  (void)co_await box.receive(30s);
+  const char junk[] = "this is not a troupe frame, not even close.........................";
+  (void)!::write(troupe::detail::child_link_fd, junk, sizeof junk);
+  (void)co_await troupe::sleep_for(30s);
+}
+
+// Starts a grandchild that sleeps, reports its pid to `to`, then sleeps.
+struct grandchild_pid {
+  int pid = 0;
+};
+task<void> start_grandchild(actor_ref to) {
+  process g(sleep_ms, 60'000);
+  g.start();
+  co_await to.send(grandchild_pid{g.pid()});
+  (void)co_await troupe::sleep_for(60s);
+}
+
+// ---- helpers ----
+
+bool pid_gone(int pid) {
+  if (::kill(pid, 0) != 0) return true;
+  // A zombie waiting for a reaper has ended too.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(stat)), {});
+  auto close = s.rfind(')');
+  return close == std::string::npos || (close + 2 < s.size() && s[close + 2] == 'Z');
+}
+
+std::vector<std::string> open_fds() {
+  std::vector<std::string> fds;
+  DIR* d = ::opendir("/proc/self/fd");
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.' || std::atoi(e->d_name) == ::dirfd(d)) continue;
+    char target[256] = {};
+    (void)!::readlink(("/proc/self/fd/" + std::string(e->d_name)).c_str(), target, sizeof target - 1);
+    fds.push_back(std::string(e->d_name) + " -> " + target);
+  }
+  ::closedir(d);
+  std::sort(fds.begin(), fds.end());
+  return fds;
+}
+
+template <class F>
+void run_test(F body) {
+  troupe::runtime rt;
+  rt.block_on(body());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (troupe::detail::is_child(argc, argv)) return troupe::detail::run_child(argc, argv);
+  troupe::detail::prepare_main_process();
+  doctest::Context ctx(argc, argv);
+  return ctx.run();
+}
+
+TEST_SUITE("remote") {
+
+TEST_CASE("a process runs its target with its arguments and reports the exit code") {
+  run_test([]() -> task<void> {
+    process p(troupe::process_options{.name = "exiter"}, exit_with, 7);
+    CHECK(p.pid() == -1);
+    CHECK_FALSE(p.is_alive());
+    CHECK_FALSE(p.exitcode().has_value());
+    p.start();
+    CHECK(p.pid() > 0);
+    CHECK(p.name() == "exiter");
+    CHECK(co_await p.join());
+    CHECK(p.exitcode() == 7);
+    CHECK_FALSE(p.is_alive());
+    p.close();
+  });
+}
+
+TEST_CASE("join with a timeout returns false while the child runs; kill gives minus the signal") {
+  run_test([]() -> task<void> {
+    process p(sleep_ms, 30'000);
+    p.start();
+    CHECK_FALSE(co_await p.join(50ms));
+    CHECK(p.is_alive());
+    CHECK_THROWS_AS(p.close(), troupe::error_exception);
+    p.kill();
+    CHECK(co_await p.join(5s));
+    CHECK(p.exitcode() == -SIGKILL);
+  });
+}
+
+TEST_CASE("terminate sends SIGTERM") {
+  run_test([]() -> task<void> {
+    process p(sleep_ms, 30'000);
+    p.start();
+    p.terminate();
+    CHECK(co_await p.join(5s));
+    CHECK(p.exitcode() == -SIGTERM);
+  });
+}
+
+TEST_CASE("an exception in the child is rethrown by join as a remote error with type, message and pid") {
+  run_test([]() -> task<void> {
+    for (auto method : {troupe::start_method::spawn, troupe::start_method::fork}) {
+      process p(troupe::process_options{.name = "thrower", .method = method}, throw_logic, std::string("bad input"));
+      p.start();
+      bool caught = false;
+      try {
+        co_await p.join();
+      } catch (const troupe::remote_error& e) {
+        caught = true;
+        CHECK(e.type() == "std::logic_error");
+        CHECK(e.message() == "bad input");
+        CHECK(e.pid() == p.pid());
+        CHECK(e.process_name() == "thrower");
+        CHECK(e.code() == errc::remote_exception);
+      }
+      CHECK(caught);
+      CHECK(p.exitcode() == 1);
+    }
+  });
+}
+
+TEST_CASE("the fork start method runs the same targets") {
+  run_test([]() -> task<void> {
+    process p(troupe::process_options{.method = troupe::start_method::fork}, exit_with, 9);
+    p.start();
+    CHECK(co_await p.join(10s));
+    CHECK(p.exitcode() == 9);
+  });
+}
+
+TEST_CASE("actors spawned in a child answer requests from the parent") {
+  run_test([]() -> task<void> {
+    for (auto method : {troupe::start_method::spawn, troupe::start_method::fork}) {
+      auto host = process::host(troupe::process_options{.method = method});
+      host.start();
+      auto w = co_await host.spawn(worker);
+      REQUIRE(w.has_value());
+      CHECK(w->node() == host.node());
+      auto r = co_await w->request(ping{21}, 5s);
+      REQUIRE(r.has_value());
+      CHECK(*r == 42);
+      auto pid = co_await w->request(whoami{}, 5s);
+      CHECK(pid.value() == host.pid());
+
+      auto t = co_await host.spawn<tally>(100);
+      REQUIRE(t.has_value());
+      CHECK((co_await t->request(ping{5}, 5s)).value() == 105);
+      host.kill();
+      co_await host.join();
+    }
+  });
+}
+
+TEST_CASE("a child's messages arrive in order and its requests are answered") {
+  run_test([]() -> task<void> {
+    auto box = troupe::open_inbox<note, ping>(troupe::runtime::current());
+    process p(send_notes, box.ref(), 5000);
+    p.start();
+    int expected = 0;
+    bool answered = false;
+    while (!answered) {
+      auto l = co_await box.receive(10s);
+      REQUIRE(l.has_value());
+      if (l->is<note>()) {
+        CHECK(l->get<note>().seq == expected);
+        ++expected;
+      } else {
+        CHECK(expected == 5000);
+        l->reply(l->get<ping>().n * 2);
+        answered = true;
+      }
+    }
+    co_await p.join();
+    CHECK(p.exitcode() == 0);
+  });
+}
+
+TEST_CASE("siblings reach each other's actors through the parent") {
+  run_test([]() -> task<void> {
+    auto a = process::host();
+    auto b = process::host();
+    a.start();
+    b.start();
+    auto wa = (co_await a.spawn(worker)).value();
+    auto wb = (co_await b.spawn(worker)).value();
+    // a's worker asks b's worker: the request and its reply pass the parent.
+    auto r = co_await wa.request(fwd{wb, 8}, 5s);
+    REQUIRE(r.has_value());
+    CHECK(*r == 16);
+  });
+}
+
+TEST_CASE("requests to a missing actor or of a type it does not accept fail with a typed error") {
+  run_test([]() -> task<void> {
+    auto host = process::host();
+    host.start();
+    auto t = (co_await host.spawn<tally>(1)).value();
+    auto wrong = co_await t.request(stall{}, 5s);
+    CHECK(wrong.code() == errc::unexpected_message);
+    actor_ref missing(t.node(), t.id() + 1000);
+    auto none = co_await missing.request(ping{1}, 5s);
+    CHECK(none.code() == errc::no_actor);
+    // The link is still fine.
+    CHECK((co_await t.request(ping{1}, 5s)).value() == 2);
+  });
+}
+
+TEST_CASE("killing a child mid-request fails the request with peer_down within 100 ms") {
+  run_test([]() -> task<void> {
+    auto host = process::host();
+    host.start();
+    auto w = (co_await host.spawn(worker)).value();
+    CHECK((co_await w.request(ping{1}, 5s)).value() == 2);
+    struct parts {
+      static task<std::uint64_t> kill_after(process& p) {
+        (void)co_await troupe::sleep_for(30ms);
+        std::uint64_t at = now_ms();
+        p.kill();
+        co_return at;
+      }
+      static task<troupe::result<int>> ask(actor_ref w) { co_return co_await w.request(stall{}, 10s); }
+    };
+    auto [r, killed_at] = co_await troupe::when_all(parts::ask(w), parts::kill_after(host));
+    std::uint64_t took = now_ms() - killed_at;
+    CHECK(r.code() == errc::peer_down);
+    CHECK(took < 100);
+    MESSAGE("request failed " << took << " ms after SIGKILL: " << r.error().message);
+  });
+}
+
+TEST_CASE("a monitor on an actor in a child gets down with the signal when the child is killed") {
+  run_test([]() -> task<void> {
+    auto host = process::host();
+    host.start();
+    auto w = (co_await host.spawn(worker)).value();
+    auto box = troupe::open_inbox<troupe::down>(troupe::runtime::current());
+    box.monitor(w);
+    CHECK((co_await w.request(ping{1}, 5s)).value() == 2);  // the monitor is set by now
+    std::uint64_t at = now_ms();
+    host.kill();
+    auto d = co_await box.receive(5s);
+    REQUIRE(d.has_value());
+    std::uint64_t took = now_ms() - at;
+    auto& down = d->get<troupe::down>();
+    CHECK(down.who == w);
+    CHECK(down.reason.what == troupe::exit_reason::kind::killed);
+    CHECK(down.reason.code == SIGKILL);
+    CHECK(took < 100);
+  });
+}
+
+TEST_CASE("a monitor across processes gets the actor's own down when it is stopped") {
+  run_test([]() -> task<void> {
+    auto host = process::host();
+    host.start();
+    auto w = (co_await host.spawn(worker)).value();
+    auto box = troupe::open_inbox<troupe::down>(troupe::runtime::current());
+    box.monitor(w);
+    troupe::runtime::current().stop(w);
+    auto d = co_await box.receive(5s);
+    REQUIRE(d.has_value());
+    CHECK(d->get<troupe::down>().reason.what == troupe::exit_reason::kind::stopped);
+    CHECK(host.is_alive());
+  });
+}
+
+TEST_CASE("garbage on a child's link closes that link alone with protocol_error") {
+  run_test([]() -> task<void> {
+    auto good = process::host();
+    good.start();
+    auto gw = (co_await good.spawn(worker)).value();
+
+    auto box = troupe::open_inbox<here, troupe::down>(troupe::runtime::current());
+    process vandal(write_garbage, box.ref());
+    vandal.start();
+    auto where = co_await box.receive(10s);
+    REQUIRE(where.has_value());
+    actor_ref v = where->get<here>().who;
+    box.monitor(v);
+    co_await v.send(trigger{});
+    auto d = co_await box.receive(10s);
+    REQUIRE(d.has_value());
+    REQUIRE(d->is<troupe::down>());
+    CHECK(d->get<troupe::down>().who == v);
+    CHECK(d->get<troupe::down>().reason.what == troupe::exit_reason::kind::protocol_error);
+    MESSAGE("down: " << d->get<troupe::down>().reason.describe());
+    // The vandal lost its link and left on its own.
+    CHECK(co_await vandal.join(5s));
+    CHECK(vandal.exitcode() == troupe::exit_code_parent_lost);
+    // Everyone else keeps working.
+    CHECK((co_await gw.request(ping{4}, 5s)).value() == 8);
+  });
+}
+
+TEST_CASE("a child whose parent is killed exits within a second") {
+  run_test([]() -> task<void> {
+    auto box = troupe::open_inbox<grandchild_pid>(troupe::runtime::current());
+    process middle(start_grandchild, box.ref());
+    middle.start();
+    auto l = co_await box.receive(10s);
+    REQUIRE(l.has_value());
+    int grandchild = l->get<grandchild_pid>().pid;
+    CHECK_FALSE(pid_gone(grandchild));
+    middle.kill();
+    co_await middle.join();
+    std::uint64_t at = now_ms();
+    while (!pid_gone(grandchild) && now_ms() - at < 1000) (void)co_await troupe::sleep_for(5ms);
+    CHECK(pid_gone(grandchild));
+    MESSAGE("grandchild gone " << now_ms() - at << " ms after its parent was killed");
+  });
+}
+
+TEST_CASE("a child refuses a hello from a binary with another build id") {
+  namespace d = troupe::detail;
+  troupe::uv::loop loop;
+  auto child = d::start_child(d::start_method::spawn, {std::to_string(::getpid())});
+  REQUIRE(child.has_value());
+  d::hello h;
+  h.build_id = d::executable_build_id();
+  h.build_id[0] ^= 0xff;
+  h.parent_pid = ::getpid();
+  h.child_node = 1;
+  std::vector<std::byte> out;
+  troupe::wire::frame_header fh;
+  fh.kind = troupe::wire::frame_kind::control;
+  troupe::transport::append_message_frame(out, fh, h);
+  REQUIRE(::write(child->link_fd, out.data(), out.size()) == static_cast<ssize_t>(out.size()));
+  // The refusal comes back as a frame naming the mismatch.
+  troupe::transport::frame_reader reader;
+  troupe::transport::frame_view f;
+  for (;;) {
+    auto space = reader.prepare();
+    ssize_t n = ::read(child->link_fd, space.data(), space.size());
+    REQUIRE(n > 0);
+    reader.commit(static_cast<std::size_t>(n));
+    if (reader.next(f) == troupe::transport::frame_reader::status::frame) break;
+  }
+  CHECK(f.header.type == d::refusal::troupe_type_id);
+  auto why = troupe::wire::from_bytes<d::refusal>(f.payload);
+  REQUIRE(why.has_value());
+  CHECK(why->why.message.find("build id mismatch") != std::string::npos);
+  auto status = troupe::uv::block_on(loop, d::wait_for_exit(loop, *child)).value();
+  CHECK(status.exitcode == troupe::exit_code_refused);
+  d::close_child(*child);
+}
+
+TEST_CASE("200 process start and join cycles leave no zombie and no leaked fd") {
+  run_test([]() -> task<void> {
+    {
+      // libuv opens one fd for the life of the process on first use.
+      process warmup(exit_with, 0);
+      warmup.start();
+      co_await warmup.join();
+    }
+    (void)co_await troupe::sleep_for(20ms);
+    auto before = open_fds();
+    std::vector<int> pids;
+    for (int i = 0; i < 200; ++i) {
+      process p(exit_with, i % 5);
+      p.start();
+      co_await p.join();
+      CHECK(p.exitcode() == i % 5);
+      pids.push_back(p.pid());
+      p.close();
+    }
+    // Let released links finish closing.
+    (void)co_await troupe::sleep_for(20ms);
+    auto after = open_fds();
+    CHECK(after == before);
+    for (auto& f : after)
+      if (std::find(before.begin(), before.end(), f) == before.end()) MESSAGE("leaked fd " << f);
+    for (int pid : pids) CHECK(::kill(pid, 0) == -1);
+  });
+}
+
+}  // TEST_SUITE
