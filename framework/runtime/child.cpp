@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "framework/base/exception_info.hpp"
+#include "framework/base/throw_trace.hpp"
 #include "framework/runtime/control.hpp"
 #include "framework/runtime/link.hpp"
 #include "framework/runtime/process.hpp"
@@ -177,27 +178,35 @@ coro::task<int> child_task(runtime& rt, const hello& h, entry_fn entry, raw_func
     co_return co_await serve_wait{};
   }
   std::optional<remote_failure> failure;
+  int code = 0;
   try {
     coro::task<int> body = entry(target, h.args);
-    co_return co_await std::move(body);
+    code = co_await std::move(body);
   } catch (...) {
     auto info = base::describe(std::current_exception());
     failure = remote_failure{std::move(info.type), std::move(info.message), static_cast<std::int32_t>(::getpid()),
-                             h.name, {}};
+                             h.name, base::last_throw_trace()};
   }
-  std::fprintf(stderr, "Process %s (pid %d) failed: %s: %s\n", h.name.c_str(), failure->pid, failure->type.c_str(),
-               failure->message.c_str());
-  if (link* l = rt.parent_link()) {
-    wire::frame_header fh;
-    fh.kind = wire::frame_kind::control;
-    fh.src_node = rt.node();
-    (void)l->append(fh, exit_notice{std::move(*failure)});
+  if (failure) {
+    std::fprintf(stderr, "Process %s (pid %d) failed: %s: %s\n%s", h.name.c_str(), failure->pid,
+                 failure->type.c_str(), failure->message.c_str(), failure->stack.c_str());
+    if (link* l = rt.parent_link()) {
+      wire::frame_header fh;
+      fh.kind = wire::frame_kind::control;
+      fh.src_node = rt.node();
+      (void)l->append(fh, exit_notice{std::move(*failure)});
+    }
+    code = 1;
   }
-  co_return 1;
+  // As in Python, a process ends by terminating its daemon children and
+  // joining the others.
+  co_await finish_children(rt);
+  co_return code;
 }
 
 int child_main(pid_t parent) {
   ::signal(SIGPIPE, SIG_IGN);
+  base::enable_throw_traces();
   prepare_output();
   auto h = read_hello(child_link_fd);
   if (!h) {

@@ -24,6 +24,7 @@ namespace detail {
 namespace {
 
 std::atomic<unsigned> process_counter{0};
+std::atomic<start_method> default_method{start_method::spawn};
 
 // How long after its link closes a child's exit status is awaited before
 // its actors are reported lost without it.
@@ -226,6 +227,9 @@ coro::task<void> finish_children(runtime& rt) {
 
 }  // namespace detail
 
+void set_start_method(start_method m) noexcept { detail::default_method.store(m); }
+start_method get_start_method() noexcept { return detail::default_method.load(); }
+
 process process::host(process_options options) {
   process p;
   options.daemon = true;
@@ -241,7 +245,7 @@ void process::init(process_options options, detail::raw_function entry, detail::
   st.name = options.name.empty() ? "process-" + std::to_string(detail::process_counter.fetch_add(1) + 1)
                                  : std::move(options.name);
   st.daemon = options.daemon;
-  st.method = options.method;
+  st.method = options.method.value_or(get_start_method());
   st.entry = entry;
   st.target = target;
   st.args = std::move(args);

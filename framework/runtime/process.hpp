@@ -40,8 +40,14 @@ struct process_options {
   /// A daemon child is killed when its parent's main task ends; other
   /// children are joined first (as in Python).
   bool daemon = false;
-  start_method method = start_method::spawn;
+  /// How to start it; the program's default (set_start_method) if unset.
+  std::optional<start_method> method;
 };
+
+/// The start method of processes that do not choose one (spawn unless
+/// changed), as Python's set_start_method. Thread-safe.
+void set_start_method(start_method m) noexcept;
+[[nodiscard]] start_method get_start_method() noexcept;
 
 namespace detail {
 
@@ -255,6 +261,25 @@ class process {
                                              std::vector<std::byte> args);
 
   std::shared_ptr<detail::process_state> state_;
+};
+
+/// Processes made with one start method, as Python's get_context("fork").
+class context {
+ public:
+  explicit context(start_method m) noexcept : method_(m) {}
+  [[nodiscard]] start_method method() const noexcept { return method_; }
+  template <class F, class... Args>
+  [[nodiscard]] process make_process(F target, Args&&... args) const {
+    return process(process_options{.method = method_}, target, std::forward<Args>(args)...);
+  }
+  template <class F, class... Args>
+  [[nodiscard]] process make_process(process_options options, F target, Args&&... args) const {
+    options.method = method_;
+    return process(std::move(options), target, std::forward<Args>(args)...);
+  }
+
+ private:
+  start_method method_;
 };
 
 namespace detail {

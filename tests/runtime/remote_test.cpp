@@ -129,6 +129,20 @@ task<void> start_grandchild(actor_ref to) {
   (void)co_await troupe::sleep_for(60s);
 }
 
+// Starts a daemon child that would sleep for a minute and a regular one
+// that sleeps briefly, reports both pids, and returns at once.
+struct two_pids {
+  int daemon = 0;
+  int regular = 0;
+};
+task<void> parent_of_two(actor_ref to) {
+  process d(troupe::process_options{.daemon = true}, sleep_ms, 60'000);
+  process r(sleep_ms, 300);
+  d.start();
+  r.start();
+  co_await to.send(two_pids{d.pid(), r.pid()});
+}
+
 // ---- helpers ----
 
 bool pid_gone(int pid) {
@@ -225,6 +239,8 @@ TEST_CASE("an exception in the child is rethrown by join as a remote error with 
         CHECK(e.pid() == p.pid());
         CHECK(e.process_name() == "thrower");
         CHECK(e.code() == errc::remote_exception);
+        // Sanitized builds take no throw-site traces.
+        if (!e.stack().empty()) CHECK(e.stack().find("throw_logic") != std::string::npos);
       }
       CHECK(caught);
       CHECK(p.exitcode() == 1);
@@ -420,6 +436,44 @@ TEST_CASE("a child whose parent is killed exits within a second") {
     while (!pid_gone(grandchild) && now_ms() - at < 1000) (void)co_await troupe::sleep_for(5ms);
     CHECK(pid_gone(grandchild));
     MESSAGE("grandchild gone " << now_ms() - at << " ms after its parent was killed");
+  });
+}
+
+TEST_CASE("a process ends by killing its daemon children and joining the others") {
+  run_test([]() -> task<void> {
+    auto box = troupe::open_inbox<two_pids>(troupe::runtime::current());
+    process middle(parent_of_two, box.ref());
+    middle.start();
+    auto l = co_await box.receive(10s);
+    REQUIRE(l.has_value());
+    auto kids = l->get<two_pids>();
+    std::uint64_t at = now_ms();
+    CHECK(co_await middle.join(10s));
+    CHECK(middle.exitcode() == 0);
+    // It waited for the regular child (300 ms) but not for the daemon (60 s).
+    CHECK(now_ms() - at >= 200);
+    CHECK(now_ms() - at < 5000);
+    CHECK(pid_gone(kids.regular));
+    std::uint64_t wait_from = now_ms();
+    while (!pid_gone(kids.daemon) && now_ms() - wait_from < 1000) (void)co_await troupe::sleep_for(5ms);
+    CHECK(pid_gone(kids.daemon));
+  });
+}
+
+TEST_CASE("a context and the default start method choose how processes start") {
+  run_test([]() -> task<void> {
+    troupe::context ctx(troupe::start_method::fork);
+    auto p = ctx.make_process(exit_with, 4);
+    p.start();
+    CHECK(co_await p.join(10s));
+    CHECK(p.exitcode() == 4);
+    CHECK(troupe::get_start_method() == troupe::start_method::spawn);
+    troupe::set_start_method(troupe::start_method::fork);
+    process q(exit_with, 6);
+    troupe::set_start_method(troupe::start_method::spawn);
+    q.start();
+    CHECK(co_await q.join(10s));
+    CHECK(q.exitcode() == 6);
   });
 }
 
