@@ -108,10 +108,16 @@ case "$cmd" in
     ninja -C build-bench >/dev/null
     mkdir -p bench/results
     out=bench/results/$(date +%Y%m%d-%H%M%S).jsonl
-    for exe in build-bench/bench/*; do
-      [ -f "$exe" ] && [ -x "$exe" ] || continue
-      for _ in $(seq "$runs"); do "$exe"; done
-    done | tee "$out"
+    {
+      for exe in build-bench/bench/*; do
+        [ -f "$exe" ] && [ -x "$exe" ] || continue
+        for _ in $(seq "$runs"); do "$exe"; done
+      done
+      # The peers: the same workloads written with Python's multiprocessing.
+      for peer in bench/peers/*.py; do
+        for _ in $(seq "$runs"); do python3 "$peer"; done
+      done
+    } | tee "$out"
     python3 scripts/bench_table.py "$out"
     ;;
   *)

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Prints the median of each workload from a file of benchmark JSON lines."""
+"""Prints, per workload, the median of troupe's runs and of the peer's runs
+from one file of benchmark JSON lines, their ratio (how many times troupe is
+better, whichever direction the unit runs), and the target."""
 import json
 import statistics
 import sys
@@ -8,26 +10,47 @@ from collections import defaultdict
 TARGETS = {  # from the project's benchmark targets
     "actor_pingpong": (">=", 10e6),
     "actor_fanin": (">=", 10e6),
+    "spawn": ("<=", 6),
+    "remote_pingpong": (">=", 40e3),
 }
 
+
+def fmt(v: float) -> str:
+    return f"{v:,.0f}" if v >= 100 else f"{v:,.2f}"
+
+
 def main() -> None:
-    runs = defaultdict(list)
+    runs = defaultdict(lambda: defaultdict(list))
     units = {}
+    lower_is_better = {}
     with open(sys.argv[1]) as f:
         for line in f:
             line = line.strip()
             if not line.startswith("{"):
                 continue
             r = json.loads(line)
-            runs[r["workload"]].append(r["value"])
+            runs[r["workload"]][r["system"]].append(r["value"])
             units[r["workload"]] = r["unit"]
-    print(f"{'workload':<20} {'runs':>4} {'median':>14} {'unit':<10} {'target':>12} met")
-    for w, vals in runs.items():
-        med = statistics.median(vals)
+            lower_is_better[r["workload"]] = r["metric"] == "latency"
+    print(f"{'workload':<18} {'runs':>4} {'troupe':>12} {'peer':>12} {'ratio':>8} {'unit':<14} {'target':>10} met")
+    for w, systems in runs.items():
+        ours = systems.get("troupe", [])
+        if not ours:
+            continue
+        med = statistics.median(ours)
+        peers = [(s, v) for s, v in systems.items() if s != "troupe"]
+        peer_med = statistics.median(peers[0][1]) if peers else None
+        ratio = "-"
+        if peer_med:
+            r = peer_med / med if lower_is_better[w] else med / peer_med
+            ratio = f"{r:,.1f}x"
         op, target = TARGETS.get(w, (None, None))
         met = "-" if op is None else ("yes" if (med >= target if op == ">=" else med <= target) else "NO")
-        tgt = "-" if op is None else f"{op} {target:,.0f}"
-        print(f"{w:<20} {len(vals):>4} {med:>14,.0f} {units[w]:<10} {tgt:>12} {met}")
+        tgt = "-" if op is None else f"{op} {fmt(target)}"
+        peer = "-" if peer_med is None else f"{fmt(peer_med)}"
+        print(f"{w:<18} {len(ours):>4} {fmt(med):>12} {peer:>12} {ratio:>8} {units[w]:<14} {tgt:>10} {met}")
+    print("ratio: how many times troupe beats the peer (Python multiprocessing) measured in this run")
+
 
 if __name__ == "__main__":
     main()

@@ -100,6 +100,8 @@ class loop {
   std::vector<std::function<void()>> posted_;       // guarded by posted_mutex_
   std::vector<std::function<void()>> posted_swap_;  // loop thread only
   std::atomic<std::size_t> holds_{0};
+  static constexpr std::uint64_t spin_ns = 50'000;
+  std::uint64_t spin_budget_ns_ = 0;  // how long the next poll may spin first
   std::thread::id thread_;
 };
 
