@@ -120,12 +120,18 @@ void loop::on_timer(uv_timer_t* t) noexcept {
   auto* self = static_cast<loop*>(t->loop->data);
   self->armed_for_ns_ = 0;
   std::uint64_t now = now_ns();
+  bool fired = false;
   while (timer_node* top = self->timers_.top()) {
     if (top->deadline_ns > now) break;
     self->timers_.pop();
     top->fire(top);
+    fired = true;
   }
   self->arm_timer();
+  // libuv runs due timers before it polls, and would then block in the
+  // poll although the coroutines just scheduled are ready: make this turn's
+  // poll return at once.
+  if (fired) uv_stop(t->loop);
 }
 
 void loop::drain_ready() noexcept {

@@ -77,6 +77,34 @@ TEST_CASE_FIXTURE(fixture, "timers fire in deadline order whatever order they we
   CHECK(uv::block_on(loop, body(loop)) == "abc");
 }
 
+TEST_CASE_FIXTURE(fixture, "a timer that falls due before the loop polls does not leave it blocked on a later one") {
+  // Short sleeps while a long one is pending: whenever a short timer is
+  // already due as the loop goes to poll, the poll must not block until the
+  // long deadline.
+  struct parts {
+    static task<void> long_sleep(uv::loop& l, std::stop_token st) { (void)co_await uv::sleep_for(l, 30s, st); }
+    static task<void> short_sleep(uv::loop& l, std::stop_source& stop) {
+      (void)co_await uv::sleep_for(l, 100us);
+      stop.request_stop();
+    }
+    // Keeps the loop busy past the short deadline, so the short timer is
+    // already due when the loop next polls.
+    static task<void> busy() {
+      auto until = std::chrono::steady_clock::now() + 3ms;
+      while (std::chrono::steady_clock::now() < until) {
+      }
+      co_return;
+    }
+    static task<void> all(uv::loop& l) {
+      std::stop_source stop;
+      co_await troupe::coro::when_all(long_sleep(l, stop.get_token()), short_sleep(l, stop), busy());
+    }
+  };
+  auto t0 = std::chrono::steady_clock::now();
+  uv::block_on(loop, parts::all(loop));
+  CHECK(std::chrono::steady_clock::now() - t0 < 10s);
+}
+
 TEST_CASE_FIXTURE(fixture, "a cancelled sleep resumes with cancelled, long before its deadline") {
   auto body = [](uv::loop& l) -> task<void> {
     std::stop_source stop;
