@@ -270,7 +270,9 @@ class context {
   [[nodiscard]] start_method method() const noexcept { return method_; }
   template <class F, class... Args>
   [[nodiscard]] process make_process(F target, Args&&... args) const {
-    return process(process_options{.method = method_}, target, std::forward<Args>(args)...);
+    process_options options;
+    options.method = method_;
+    return process(std::move(options), target, std::forward<Args>(args)...);
   }
   template <class F, class... Args>
   [[nodiscard]] process make_process(process_options options, F target, Args&&... args) const {
