@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -141,6 +142,12 @@ task<void> parent_of_two(actor_ref to) {
   d.start();
   r.start();
   co_await to.send(two_pids{d.pid(), r.pid()});
+}
+
+// Prints `count` long numbered lines.
+void print_lines(int id, int count) {
+  std::string filler(600, static_cast<char>('a' + id));
+  for (int i = 0; i < count; ++i) std::printf("child %d line %d %s\n", id, i, filler.c_str());
 }
 
 // ---- helpers ----
@@ -474,6 +481,56 @@ TEST_CASE("a context and the default start method choose how processes start") {
     q.start();
     CHECK(co_await q.join(10s));
     CHECK(q.exitcode() == 6);
+  });
+}
+
+TEST_CASE("children's output is neither lost nor interleaved within a line") {
+  run_test([]() -> task<void> {
+    // The children's stdout is a pipe this test reads.
+    int fds[2];
+    REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+    std::fflush(stdout);
+    int saved = ::dup(1);
+    ::dup2(fds[1], 1);
+    std::vector<process> kids;
+    for (int id = 0; id < 4; ++id) kids.emplace_back(print_lines, id, 300);
+    for (auto& k : kids) k.start();
+    ::dup2(saved, 1);
+    ::close(saved);
+    ::close(fds[1]);
+    auto out = troupe::uv::stream::adopt_fd(troupe::runtime::current().loop(), fds[0]).value();
+    std::string text;
+    std::vector<std::byte> buf(1 << 16);
+    for (;;) {
+      auto n = co_await out.read(buf);
+      if (!n) break;
+      text.append(reinterpret_cast<const char*>(buf.data()), *n);
+    }
+    for (auto& k : kids) co_await k.join();
+    // Every line whole, every line there.
+    std::vector<int> next(4, 0);
+    std::size_t lines = 0;
+    std::size_t at = 0;
+    bool intact = true;
+    while (at < text.size()) {
+      auto nl = text.find('\n', at);
+      REQUIRE(nl != std::string::npos);
+      std::string line = text.substr(at, nl - at);
+      at = nl + 1;
+      int id = -1;
+      int i = -1;
+      if (std::sscanf(line.c_str(), "child %d line %d", &id, &i) != 2 || id < 0 || id > 3) {
+        intact = false;
+        continue;
+      }
+      intact = intact && line == "child " + std::to_string(id) + " line " + std::to_string(i) + " " +
+                                     std::string(600, static_cast<char>('a' + id)) &&
+               i == next[static_cast<std::size_t>(id)];
+      next[static_cast<std::size_t>(id)] = i + 1;
+      ++lines;
+    }
+    CHECK(intact);
+    CHECK(lines == 4 * 300);
   });
 }
 
