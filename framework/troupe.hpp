@@ -6,6 +6,7 @@
 #include <stop_token>
 #include <utility>
 
+#include "actors/queue/queue.hpp"
 #include "framework/base/error.hpp"
 #include "framework/base/overloaded.hpp"
 #include "framework/base/result.hpp"

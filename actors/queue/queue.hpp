@@ -1,0 +1,186 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stop_token>
+#include <type_traits>
+#include <utility>
+
+#include "actors/common/protocol.hpp"
+#include "actors/queue/queue_actor.hpp"
+#include "actors/queue/queue_messages.hpp"
+#include "framework/runtime/spawn.hpp"
+#include "framework/wire/codec.hpp"
+
+namespace troupe {
+
+/// A FIFO queue shared by any number of producers and consumers in any
+/// processes, as Python's multiprocessing.Queue: the items live in a server
+/// actor in the runtime that made the queue; the handle is a small value
+/// that can be copied, passed to a child as an argument or sent in a
+/// message.
+///
+/// Items of one producer arrive in the order it put them. put() returns once
+/// the server holds the item, so it is delivered even if the producer exits
+/// right after. A consumer whose process dies while waiting in get() takes
+/// nothing with it. Every wait takes an optional timeout (enforced by the
+/// server, so an item is never handed to a waiter that already gave up) and
+/// a stop token (the wait is withdrawn; an item the server handed out before
+/// the withdrawal arrived is still returned).
+///
+/// Errors: errc::timeout, errc::cancelled, errc::full / errc::empty (the try_
+/// variants), errc::closed (after close()), errc::peer_down (the server's
+/// process is gone). Thread: any runtime's thread.
+template <class T>
+class queue {
+  static_assert(wire::encodable<T>, "troupe: queue items cross processes, so T must be encodable");
+
+ public:
+  using value_type = T;
+  queue() = default;
+  explicit queue(actor_ref server) noexcept : server_(server) {}
+
+  /// Makes a queue served on the current runtime. maxsize 0: unbounded up to
+  /// 1,048,576 waiting items, past which put waits as if full.
+  static queue make(std::size_t maxsize = 0) {
+    return queue(spawn(runtime::current(), &actors::detail::queue_server<T>, std::uint64_t{maxsize}));
+  }
+
+  /// Puts an item, waiting for room while the queue is full.
+  [[nodiscard]] coro::task<result<void>> put(T item, std::optional<std::chrono::nanoseconds> timeout = actors::forever,
+                                             std::stop_token stop = {}) const {
+    auto ticket = actors::detail::next_ticket();
+    actors::detail::queue_put<T> m{std::move(item), here(), ticket, actors::detail::deadline_of(timeout), true};
+    co_return co_await actors::detail::ask<void>(server_, std::move(m), actors::detail::queue_withdraw{here(), ticket},
+                                                 actors::detail::local_timeout(timeout), std::move(stop));
+  }
+  /// Puts without waiting for room: errc::full if there is none (the answer
+  /// still comes from the server, so this suspends for that round trip).
+  [[nodiscard]] coro::task<result<void>> try_put(T item) const {
+    actors::detail::queue_put<T> m{std::move(item), here(), 0, 0, false};
+    co_return co_await server_.request<void>(std::move(m), std::chrono::nanoseconds::max());
+  }
+
+  /// Takes the oldest item, waiting while the queue is empty.
+  [[nodiscard]] coro::task<result<T>> get(std::optional<std::chrono::nanoseconds> timeout = actors::forever,
+                                          std::stop_token stop = {}) const {
+    auto ticket = actors::detail::next_ticket();
+    actors::detail::queue_get<T> m{here(), ticket, actors::detail::deadline_of(timeout), true};
+    co_return co_await actors::detail::ask<T>(server_, std::move(m), actors::detail::queue_withdraw{here(), ticket},
+                                              actors::detail::local_timeout(timeout), std::move(stop));
+  }
+  /// Takes an item without waiting: errc::empty if there is none.
+  [[nodiscard]] coro::task<result<T>> try_get() const {
+    actors::detail::queue_get<T> m{here(), 0, 0, false};
+    co_return co_await server_.request<T>(std::move(m), std::chrono::nanoseconds::max());
+  }
+
+  /// Items waiting (a snapshot: others may change it at once).
+  [[nodiscard]] coro::task<result<std::size_t>> qsize() const {
+    auto s = co_await server_.request<actors::detail::queue_status>(actors::detail::queue_query{});
+    if (!s) co_return s.error();
+    co_return static_cast<std::size_t>(s->size);
+  }
+  [[nodiscard]] coro::task<result<bool>> empty() const {
+    auto n = co_await qsize();
+    if (!n) co_return n.error();
+    co_return *n == 0;
+  }
+  [[nodiscard]] coro::task<result<bool>> full() const {
+    auto s = co_await server_.request<actors::detail::queue_status>(actors::detail::queue_query{});
+    if (!s) co_return s.error();
+    co_return s->size >= (s->maxsize == 0 ? actors::detail::queue_memory_bound : s->maxsize);
+  }
+
+  /// The server's counters, for diagnostics and tests.
+  [[nodiscard]] coro::task<result<actors::detail::queue_status>> status() const {
+    co_return co_await server_.request<actors::detail::queue_status>(actors::detail::queue_query{});
+  }
+
+  /// Refuses further puts; waiting getters and putters get errc::closed.
+  /// Items already in the queue can still be taken.
+  [[nodiscard]] coro::task<result<void>> close() const {
+    co_return co_await server_.request<void>(actors::detail::queue_close{});
+  }
+
+  /// Ends the server (items still in it are dropped).
+  void shutdown() const { runtime::current().stop(server_); }
+
+  [[nodiscard]] actor_ref ref() const noexcept { return server_; }
+  friend bool operator==(const queue&, const queue&) = default;
+
+ protected:
+  static node_id here() { return runtime::current().node(); }
+  actor_ref server_;
+};
+
+/// A queue whose consumers report each item done, as Python's JoinableQueue:
+/// join() waits until every item put has been matched by a task_done().
+template <class T>
+class joinable_queue : public queue<T> {
+ public:
+  using queue<T>::queue;
+  static joinable_queue make(std::size_t maxsize = 0) { return joinable_queue(queue<T>::make(maxsize).ref()); }
+
+  /// Marks one item taken with get() as processed. errc::invalid_argument if
+  /// called more times than items were put.
+  [[nodiscard]] coro::task<result<void>> task_done() const {
+    co_return co_await this->server_.template request<void>(actors::detail::queue_task_done{});
+  }
+  /// Waits until every item put so far is done.
+  [[nodiscard]] coro::task<result<void>> join(std::optional<std::chrono::nanoseconds> timeout = actors::forever,
+                                              std::stop_token stop = {}) const {
+    auto ticket = actors::detail::next_ticket();
+    actors::detail::queue_join m{queue<T>::here(), ticket, actors::detail::deadline_of(timeout)};
+    co_return co_await actors::detail::ask<void>(this->server_, m,
+                                                 actors::detail::queue_withdraw{queue<T>::here(), ticket},
+                                                 actors::detail::local_timeout(timeout), std::move(stop));
+  }
+};
+
+/// The simplest queue, as Python's SimpleQueue: unbounded (up to the memory
+/// bound), put, get, empty.
+template <class T>
+class simple_queue : public queue<T> {
+ public:
+  using queue<T>::queue;
+  static simple_queue make() { return simple_queue(queue<T>::make(0).ref()); }
+};
+
+}  // namespace troupe
+
+template <class T>
+struct troupe::wire::codec<troupe::queue<T>> {
+  static constexpr std::size_t min_size = 16;
+  static void encode(writer& w, const troupe::queue<T>& q) { wire::encode(w, q.ref()); }
+  static bool decode(reader& r, troupe::queue<T>& out) {
+    actor_ref ref;
+    if (!wire::decode(r, ref)) return false;
+    out = troupe::queue<T>(ref);
+    return true;
+  }
+};
+template <class T>
+struct troupe::wire::codec<troupe::joinable_queue<T>> {
+  static constexpr std::size_t min_size = 16;
+  static void encode(writer& w, const troupe::joinable_queue<T>& q) { wire::encode(w, q.ref()); }
+  static bool decode(reader& r, troupe::joinable_queue<T>& out) {
+    actor_ref ref;
+    if (!wire::decode(r, ref)) return false;
+    out = troupe::joinable_queue<T>(ref);
+    return true;
+  }
+};
+template <class T>
+struct troupe::wire::codec<troupe::simple_queue<T>> {
+  static constexpr std::size_t min_size = 16;
+  static void encode(writer& w, const troupe::simple_queue<T>& q) { wire::encode(w, q.ref()); }
+  static bool decode(reader& r, troupe::simple_queue<T>& out) {
+    actor_ref ref;
+    if (!wire::decode(r, ref)) return false;
+    out = troupe::simple_queue<T>(ref);
+    return true;
+  }
+};

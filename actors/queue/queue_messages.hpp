@@ -1,0 +1,63 @@
+#pragma once
+
+// The wire types of the queue protocol. Each names the client's node, so the
+// server can forget the waits of a process that died.
+
+#include <cstdint>
+
+#include "framework/runtime/actor_ref.hpp"
+
+namespace troupe::actors::detail {
+
+template <class T>
+struct queue_put {
+  using response = void;
+  T item;
+  node_id client = 0;
+  std::uint64_t ticket = 0;
+  std::uint64_t deadline_ns = 0;  ///< 0: wait as long as it takes
+  bool block = true;              ///< false: errc::full instead of waiting
+};
+
+template <class T>
+struct queue_get {
+  using response = T;
+  node_id client = 0;
+  std::uint64_t ticket = 0;
+  std::uint64_t deadline_ns = 0;
+  bool block = true;  ///< false: errc::empty instead of waiting
+};
+
+/// Withdraws a waiting put or get (its stop token fired).
+struct queue_withdraw {
+  node_id client = 0;
+  std::uint64_t ticket = 0;
+};
+
+struct queue_status {
+  std::uint64_t size = 0;
+  std::uint64_t maxsize = 0;  ///< 0: unbounded (up to queue_memory_bound items)
+  std::uint64_t unfinished = 0;
+  std::uint64_t waiting_getters = 0;
+  std::uint64_t waiting_putters = 0;
+  bool closed = false;
+};
+struct queue_query {
+  using response = queue_status;
+};
+
+struct queue_close {
+  using response = void;
+};
+
+struct queue_task_done {
+  using response = void;
+};
+struct queue_join {
+  using response = void;
+  node_id client = 0;
+  std::uint64_t ticket = 0;
+  std::uint64_t deadline_ns = 0;
+};
+
+}  // namespace troupe::actors::detail

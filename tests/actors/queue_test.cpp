@@ -1,0 +1,209 @@
+// The queue protocol: in one process, across processes, and with a peer
+// that dies mid-operation.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <troupe.hpp>
+
+using namespace std::chrono_literals;
+using troupe::errc;
+using troupe::process;
+using troupe::task;
+
+namespace {
+
+template <class F>
+void run_test(F body) {
+  troupe::runtime rt;
+  rt.block_on(body());
+}
+
+struct item {
+  int producer = 0;
+  int seq = 0;
+  std::string text;
+};
+
+task<void> produce(troupe::queue<item> q, int producer, int count) {
+  for (int i = 0; i < count; ++i) {
+    item it{producer, i, "x"};  // a local, not a temporary in co_await (g++ 12)
+    (void)(co_await q.put(std::move(it))).value();
+  }
+}
+
+task<void> consume_one(troupe::queue<int> q) { (void)co_await q.get(); }
+
+struct handle_msg {
+  troupe::queue<int> q;
+};
+task<void> put_via_message(troupe::inbox<handle_msg> self) {
+  auto l = co_await self.receive();
+  if (!l) co_return;
+  auto q = l->get<handle_msg>().q;
+  (void)co_await q.put(77);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (troupe::detail::is_child(argc, argv)) return troupe::detail::run_child(argc, argv);
+  troupe::detail::prepare_main_process();
+  doctest::Context ctx(argc, argv);
+  return ctx.run();
+}
+
+TEST_SUITE("queue") {
+
+TEST_CASE("items come out in the order they went in; try_ variants report empty and full") {
+  run_test([]() -> task<void> {
+    auto q = troupe::queue<int>::make(2);
+    CHECK((co_await q.try_get()).code() == errc::empty);
+    CHECK((co_await q.put(1)).has_value());
+    CHECK((co_await q.put(2)).has_value());
+    CHECK((co_await q.try_put(3)).code() == errc::full);
+    CHECK((co_await q.qsize()).value() == 2);
+    CHECK((co_await q.full()).value());
+    CHECK((co_await q.get()).value() == 1);
+    CHECK((co_await q.get()).value() == 2);
+    CHECK((co_await q.empty()).value());
+    q.shutdown();
+  });
+}
+
+TEST_CASE("a get times out on an empty queue and a put on a full one") {
+  run_test([]() -> task<void> {
+    auto q = troupe::queue<int>::make(1);
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK((co_await q.get(30ms)).code() == errc::timeout);
+    CHECK(std::chrono::steady_clock::now() - t0 >= 30ms);
+    CHECK((co_await q.put(1)).has_value());
+    CHECK((co_await q.put(2, 20ms)).code() == errc::timeout);
+    // The timed-out put left nothing behind.
+    CHECK((co_await q.get()).value() == 1);
+    CHECK((co_await q.try_get()).code() == errc::empty);
+    q.shutdown();
+  });
+}
+
+TEST_CASE("a cancelled get is withdrawn and the next item goes to the next getter") {
+  run_test([]() -> task<void> {
+    auto q = troupe::queue<int>::make();
+    struct parts {
+      static task<errc> waiter(troupe::queue<int> q, std::stop_token st) { co_return (co_await q.get(troupe::actors::forever, st)).code(); }
+      static task<void> stopper(std::stop_source& s) {
+        (void)co_await troupe::sleep_for(10ms);
+        s.request_stop();
+      }
+    };
+    std::stop_source stop;
+    auto [code, _] = co_await troupe::when_all(parts::waiter(q, stop.get_token()), parts::stopper(stop));
+    CHECK(code == errc::cancelled);
+    CHECK((co_await q.put(5)).has_value());
+    CHECK((co_await q.get(1s)).value() == 5);
+    q.shutdown();
+  });
+}
+
+TEST_CASE("close wakes waiting getters with closed; remaining items can still be taken") {
+  run_test([]() -> task<void> {
+    auto q = troupe::queue<int>::make();
+    struct parts {
+      static task<errc> waiter(troupe::queue<int> q) { co_return (co_await q.get()).code(); }
+      static task<void> closer(troupe::queue<int> q) {
+        (void)co_await troupe::sleep_for(10ms);
+        (void)co_await q.close();
+      }
+    };
+    auto [code, _] = co_await troupe::when_all(parts::waiter(q), parts::closer(q));
+    CHECK(code == errc::closed);
+    CHECK((co_await q.put(1)).code() == errc::closed);
+    q.shutdown();
+  });
+}
+
+TEST_CASE("items from several producer processes all arrive, each producer's in order") {
+  run_test([]() -> task<void> {
+    auto q = troupe::queue<item>::make(64);
+    std::vector<process> producers;
+    for (int p = 0; p < 3; ++p) producers.emplace_back(produce, q, p, 500);
+    for (auto& p : producers) p.start();
+    std::map<int, int> next;
+    for (int i = 0; i < 1500; ++i) {
+      auto it = co_await q.get(10s);
+      REQUIRE(it.has_value());
+      CHECK(it->seq == next[it->producer]);
+      next[it->producer] = it->seq + 1;
+    }
+    for (auto& p : producers) co_await p.join();
+    CHECK((co_await q.try_get()).code() == errc::empty);
+    q.shutdown();
+  });
+}
+
+TEST_CASE("a producer that exits right after put has every item delivered") {
+  run_test([]() -> task<void> {
+    auto q = troupe::queue<item>::make();
+    process p(produce, q, 9, 2000);
+    p.start();
+    co_await p.join();
+    CHECK(p.exitcode() == 0);
+    for (int i = 0; i < 2000; ++i) CHECK((co_await q.try_get()).value().seq == i);
+    q.shutdown();
+  });
+}
+
+TEST_CASE("a consumer killed inside get does not swallow the next item") {
+  run_test([]() -> task<void> {
+    auto q = troupe::queue<int>::make();
+    process consumer(consume_one, q);
+    consumer.start();
+    // Wait (with a deadline) until its get waits at the server.
+    auto t0 = std::chrono::steady_clock::now();
+    while ((co_await q.status()).value().waiting_getters == 0 && std::chrono::steady_clock::now() - t0 < 10s)
+      (void)co_await troupe::sleep_for(1ms);
+    REQUIRE((co_await q.status()).value().waiting_getters == 1);
+    consumer.kill();
+    co_await consumer.join();
+    CHECK((co_await q.put(42)).has_value());
+    CHECK((co_await q.status()).value().waiting_getters == 0);
+    CHECK((co_await q.get(2s)).value() == 42);
+    q.shutdown();
+  });
+}
+
+TEST_CASE("a queue handle travels inside a message to another process") {
+  run_test([]() -> task<void> {
+    auto q = troupe::queue<int>::make();
+    auto host = process::host();
+    host.start();
+    auto a = (co_await host.spawn(put_via_message)).value();
+    co_await a.send(handle_msg{q});
+    CHECK((co_await q.get(5s)).value() == 77);
+    q.shutdown();
+  });
+}
+
+TEST_CASE("join waits for task_done of every item; too many task_done is an error") {
+  run_test([]() -> task<void> {
+    auto q = troupe::joinable_queue<int>::make();
+    (void)co_await q.put(1);
+    (void)co_await q.put(2);
+    CHECK((co_await q.join(10ms)).code() == errc::timeout);
+    (void)co_await q.get();
+    (void)co_await q.task_done();
+    (void)co_await q.get();
+    (void)co_await q.task_done();
+    CHECK((co_await q.join(1s)).has_value());
+    CHECK((co_await q.task_done()).code() == errc::invalid_argument);
+    q.shutdown();
+  });
+}
+
+}  // TEST_SUITE
