@@ -6,7 +6,10 @@
 #include <stop_token>
 #include <utility>
 
+#include "actors/event/event.hpp"
+#include "actors/lock/lock.hpp"
 #include "actors/queue/queue.hpp"
+#include "actors/semaphore/semaphore.hpp"
 #include "framework/base/error.hpp"
 #include "framework/base/overloaded.hpp"
 #include "framework/base/result.hpp"

@@ -12,6 +12,7 @@ TARGETS = {  # from the project's benchmark targets
     "actor_fanin": (">=", 10e6),
     "spawn": ("<=", 6),
     "remote_pingpong": (">=", 40e3),
+    "queue_small": (">=", 10e6),
 }
 
 

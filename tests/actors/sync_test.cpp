@@ -1,0 +1,256 @@
+// Lock, rlock, semaphore and event: in one process, across processes, and
+// with a holder that dies.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <troupe.hpp>
+
+using namespace std::chrono_literals;
+using troupe::errc;
+using troupe::process;
+using troupe::task;
+
+namespace {
+
+template <class F>
+void run_test(F body) {
+  troupe::runtime rt;
+  rt.block_on(body());
+}
+
+std::uint64_t now_ms() { return troupe::uv::loop::now_ns() / 1'000'000; }
+
+// A register with separate read and write, so unprotected increments from
+// several processes lose updates and protected ones do not. It also counts
+// how many clients are "inside" at once.
+struct read_reg {
+  using response = int;
+};
+struct write_reg {
+  using response = void;
+  int value = 0;
+};
+struct enter {
+  using response = int;  // how many are inside now
+};
+struct leave {
+  using response = void;
+};
+struct max_inside {
+  using response = int;
+};
+task<void> reg_server(troupe::inbox<read_reg, write_reg, enter, leave, max_inside> self) {
+  int value = 0;
+  int inside = 0;
+  int most = 0;
+  for (;;) {
+    auto l = co_await self.receive();
+    if (!l) co_return;
+    l->visit([&](read_reg&) { return value; }, [&](write_reg& w) { value = w.value; },
+             [&](enter&) {
+               most = std::max(most, ++inside);
+               return inside;
+             },
+             [&](leave&) { --inside; }, [&](max_inside&) { return most; });
+  }
+}
+
+task<void> locked_increments(troupe::lock l, troupe::actor_ref reg, int count) {
+  for (int i = 0; i < count; ++i) {
+    auto g = (co_await l.scoped()).value();
+    int v = (co_await reg.request(read_reg{})).value();
+    (void)(co_await reg.request(write_reg{v + 1})).value();
+  }
+}
+
+task<void> hold_lock_forever(troupe::lock l, troupe::event held) {
+  auto g = (co_await l.scoped()).value();
+  (void)co_await held.set();
+  (void)co_await troupe::sleep_for(60s);
+}
+
+task<void> hold_permit_forever(troupe::semaphore s, troupe::event held) {
+  (void)(co_await s.acquire()).value();
+  (void)co_await held.set();
+  (void)co_await troupe::sleep_for(60s);
+}
+
+task<void> bounded_worker(troupe::semaphore s, troupe::actor_ref reg, int rounds) {
+  for (int i = 0; i < rounds; ++i) {
+    auto g = (co_await s.scoped()).value();
+    (void)(co_await reg.request(enter{})).value();
+    (void)co_await troupe::sleep_for(1ms);
+    (void)(co_await reg.request(leave{})).value();
+  }
+}
+
+task<int> wait_for_event(troupe::event e) { co_return (co_await e.wait(10s)).value() ? 0 : 1; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (troupe::detail::is_child(argc, argv)) return troupe::detail::run_child(argc, argv);
+  troupe::detail::prepare_main_process();
+  doctest::Context ctx(argc, argv);
+  return ctx.run();
+}
+
+TEST_SUITE("sync") {
+
+TEST_CASE("a lock is exclusive, times out when held, and refuses the release of an unheld lock") {
+  run_test([]() -> task<void> {
+    auto l = troupe::lock::make();
+    CHECK((co_await l.release()).code() == errc::invalid_argument);
+    auto g = co_await l.acquire();
+    REQUIRE(g.has_value());
+    CHECK_FALSE(g->owner_died);
+    CHECK((co_await l.locked()).value());
+    CHECK((co_await l.try_acquire()).code() == errc::timeout);
+    CHECK((co_await l.acquire(20ms)).code() == errc::timeout);
+    CHECK((co_await l.release()).has_value());
+    CHECK_FALSE((co_await l.locked()).value());
+    {
+      auto guard = (co_await l.scoped()).value();
+      CHECK((co_await l.locked()).value());
+    }
+    // The guard's release is a message; the next request queues behind it.
+    CHECK_FALSE((co_await l.locked()).value());
+    l.shutdown();
+  });
+}
+
+TEST_CASE("an acquire cancelled by its stop token is withdrawn") {
+  run_test([]() -> task<void> {
+    auto l = troupe::lock::make();
+    (void)(co_await l.acquire()).value();
+    struct parts {
+      static task<errc> waiter(troupe::lock l, std::stop_token st) { co_return (co_await l.acquire(troupe::actors::forever, st)).code(); }
+      static task<void> stopper(std::stop_source& s) {
+        (void)co_await troupe::sleep_for(10ms);
+        s.request_stop();
+      }
+    };
+    std::stop_source stop;
+    auto [code, _] = co_await troupe::when_all(parts::waiter(l, stop.get_token()), parts::stopper(stop));
+    CHECK(code == errc::cancelled);
+    CHECK((co_await l.status()).value().waiting == 0);
+    l.shutdown();
+  });
+}
+
+TEST_CASE("an rlock is re-entrant for its owner and refuses a release by another") {
+  run_test([]() -> task<void> {
+    auto r = troupe::rlock::make();
+    CHECK((co_await r.acquire()).value().depth == 1);
+    CHECK((co_await r.acquire()).value().depth == 2);
+    auto other = r.another_owner();
+    CHECK((co_await other.try_acquire()).code() == errc::timeout);
+    CHECK((co_await other.release()).code() == errc::invalid_argument);
+    CHECK((co_await r.release()).has_value());
+    CHECK((co_await r.locked()).value());
+    CHECK((co_await r.release()).has_value());
+    CHECK_FALSE((co_await r.locked()).value());
+    CHECK((co_await other.acquire()).has_value());
+    r.shutdown();
+  });
+}
+
+TEST_CASE("processes incrementing under the lock lose no update") {
+  run_test([]() -> task<void> {
+    auto l = troupe::lock::make();
+    auto reg = troupe::spawn(reg_server);
+    std::vector<process> workers;
+    for (int i = 0; i < 3; ++i) workers.emplace_back(locked_increments, l, reg, 100);
+    for (auto& w : workers) w.start();
+    for (auto& w : workers) co_await w.join();
+    CHECK((co_await reg.request(read_reg{})).value() == 300);
+    l.shutdown();
+  });
+}
+
+TEST_CASE("a lock whose holder is killed passes to the next waiter, marked owner_died") {
+  run_test([]() -> task<void> {
+    auto l = troupe::lock::make();
+    auto held = troupe::event::make();
+    process holder(hold_lock_forever, l, held);
+    holder.start();
+    CHECK((co_await held.wait(10s)).value());
+    struct parts {
+      static task<troupe::result<troupe::lock_grant>> waiter(troupe::lock l) { co_return co_await l.acquire(10s); }
+      static task<std::uint64_t> killer(process& p) {
+        (void)co_await troupe::sleep_for(20ms);
+        std::uint64_t at = now_ms();
+        p.kill();
+        co_return at;
+      }
+    };
+    auto [grant, killed_at] = co_await troupe::when_all(parts::waiter(l), parts::killer(holder));
+    auto took = now_ms() - killed_at;
+    REQUIRE(grant.has_value());
+    CHECK(grant->owner_died);
+    CHECK(took < 100);
+    MESSAGE("lock passed on " << took << " ms after the holder was killed");
+    l.shutdown();
+  });
+}
+
+TEST_CASE("a semaphore holds its bound across processes") {
+  run_test([]() -> task<void> {
+    auto s = troupe::semaphore::make(3);
+    auto reg = troupe::spawn(reg_server);
+    std::vector<process> workers;
+    for (int i = 0; i < 6; ++i) workers.emplace_back(bounded_worker, s, reg, 10);
+    for (auto& w : workers) w.start();
+    for (auto& w : workers) co_await w.join();
+    int most = (co_await reg.request(max_inside{})).value();
+    CHECK(most <= 3);
+    CHECK(most >= 1);
+    CHECK((co_await s.value()).value() == 3);
+    s.shutdown();
+  });
+}
+
+TEST_CASE("a dead holder's permits come back; a bounded semaphore refuses over-release") {
+  run_test([]() -> task<void> {
+    auto s = troupe::semaphore::make(1);
+    auto held = troupe::event::make();
+    process holder(hold_permit_forever, s, held);
+    holder.start();
+    CHECK((co_await held.wait(10s)).value());
+    CHECK((co_await s.try_acquire()).code() == errc::timeout);
+    holder.kill();
+    CHECK((co_await s.acquire(5s)).has_value());
+    s.shutdown();
+
+    auto b = troupe::bounded_semaphore::make(2);
+    (void)(co_await b.acquire()).value();
+    CHECK((co_await b.release()).has_value());
+    CHECK((co_await b.release()).code() == errc::invalid_argument);
+    CHECK((co_await b.value()).value() == 2);
+    b.shutdown();
+  });
+}
+
+TEST_CASE("an event wakes a waiter in another process; wait times out with false") {
+  run_test([]() -> task<void> {
+    auto e = troupe::event::make();
+    CHECK_FALSE((co_await e.wait(20ms)).value());
+    process waiter(wait_for_event, e);
+    waiter.start();
+    (void)co_await e.set();
+    CHECK((co_await e.is_set()).value());
+    co_await waiter.join();
+    CHECK(waiter.exitcode() == 0);
+    (void)co_await e.clear();
+    CHECK_FALSE((co_await e.is_set()).value());
+    e.shutdown();
+  });
+}
+
+}  // TEST_SUITE
