@@ -6,6 +6,8 @@
 #include <stop_token>
 #include <utility>
 
+#include "actors/barrier/barrier.hpp"
+#include "actors/condition/condition.hpp"
 #include "actors/event/event.hpp"
 #include "actors/lock/lock.hpp"
 #include "actors/queue/queue.hpp"

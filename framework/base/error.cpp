@@ -22,6 +22,7 @@ std::string_view to_string(errc code) noexcept {
     case errc::system_error: return "system_error";
     case errc::invalid_argument: return "invalid_argument";
     case errc::too_large: return "too_large";
+    case errc::broken: return "broken";
   }
   return "unknown";
 }

@@ -34,6 +34,7 @@ enum class errc : std::uint16_t {
   system_error = 13,      ///< an OS call failed
   invalid_argument = 14,  ///< the caller passed something the API rejects
   too_large = 15,         ///< a size limit was exceeded
+  broken = 16,            ///< a barrier was broken (aborted, timed out, a party died)
 };
 
 /// Name of an errc value, for messages and logs.

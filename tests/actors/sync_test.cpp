@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -91,6 +92,35 @@ task<void> bounded_worker(troupe::semaphore s, troupe::actor_ref reg, int rounds
 }
 
 task<int> wait_for_event(troupe::event e) { co_return (co_await e.wait(10s)).value() ? 0 : 1; }
+
+task<int> barrier_party(troupe::barrier b) {
+  auto r = co_await b.wait(10s);
+  co_return r ? static_cast<int>(*r) : 100 + static_cast<int>(r.code());
+}
+
+// Waits on the condition until the register holds a positive value.
+task<int> cond_consumer(troupe::condition c, troupe::actor_ref reg) {
+  auto g = (co_await c.scoped()).value();
+  struct check {
+    static task<bool> positive(troupe::actor_ref r) { co_return (co_await r.request(read_reg{})).value() > 0; }
+  };
+  auto ok = co_await c.wait_for([reg] { return check::positive(reg); }, 10s);
+  co_return ok && *ok ? 0 : 1;
+}
+
+task<int> cond_waiter(troupe::condition c) {
+  auto g = (co_await c.scoped()).value();
+  auto r = co_await c.wait(10s);
+  co_return r && *r ? 0 : 1;
+}
+
+// Waits (with a deadline) until `pred(arg)` holds. Coroutine lambdas
+// capture nothing, so the state comes as an argument.
+template <class Pred, class Arg>
+task<void> eventually(Pred pred, Arg arg) {
+  auto t0 = std::chrono::steady_clock::now();
+  while (!(co_await pred(arg)) && std::chrono::steady_clock::now() - t0 < 10s) (void)co_await troupe::sleep_for(1ms);
+}
 
 }  // namespace
 
@@ -250,6 +280,95 @@ TEST_CASE("an event wakes a waiter in another process; wait times out with false
     (void)co_await e.clear();
     CHECK_FALSE((co_await e.is_set()).value());
     e.shutdown();
+  });
+}
+
+TEST_CASE("a barrier releases all parties with distinct indices and runs its action once per round") {
+  run_test([]() -> task<void> {
+    int rounds = 0;
+    auto b = troupe::barrier::make(3, [&rounds] { ++rounds; });
+    std::vector<process> parties;
+    for (int i = 0; i < 2; ++i) parties.emplace_back(barrier_party, b);
+    for (auto& p : parties) p.start();
+    auto mine = co_await b.wait(10s);
+    REQUIRE(mine.has_value());
+    std::vector<int> seen{static_cast<int>(*mine)};
+    for (auto& p : parties) {
+      co_await p.join();
+      seen.push_back(*p.exitcode());
+    }
+    std::sort(seen.begin(), seen.end());
+    CHECK(seen == std::vector<int>{0, 1, 2});
+    CHECK(rounds == 1);
+    b.shutdown();
+  });
+}
+
+TEST_CASE("a barrier wait that times out breaks it until reset; zero parties is refused") {
+  run_test([]() -> task<void> {
+    CHECK_THROWS_AS(troupe::barrier::make(0), troupe::error_exception);
+    auto b = troupe::barrier::make(2);
+    CHECK((co_await b.wait(20ms)).code() == errc::broken);
+    CHECK((co_await b.broken()).value());
+    CHECK((co_await b.wait(1s)).code() == errc::broken);
+    (void)co_await b.reset();
+    CHECK_FALSE((co_await b.broken()).value());
+    b.shutdown();
+  });
+}
+
+TEST_CASE("a barrier breaks for every waiter when a waiting party is killed") {
+  run_test([]() -> task<void> {
+    auto b = troupe::barrier::make(3);
+    process victim(barrier_party, b);
+    process survivor(barrier_party, b);
+    victim.start();
+    survivor.start();
+    co_await eventually([](troupe::barrier x) -> task<bool> { co_return (co_await x.n_waiting()).value() == 2; }, b);
+    victim.kill();
+    co_await survivor.join();
+    CHECK(*survivor.exitcode() == 100 + static_cast<int>(errc::broken));
+    b.shutdown();
+  });
+}
+
+TEST_CASE("a condition wakes a consumer in another process once the predicate holds") {
+  run_test([]() -> task<void> {
+    auto c = troupe::condition::make();
+    auto reg = troupe::spawn(reg_server);
+    process consumer(cond_consumer, c, reg);
+    consumer.start();
+    co_await eventually([](troupe::condition x) -> task<bool> { co_return (co_await x.status()).value().waiting == 1; }, c);
+    {
+      auto g = (co_await c.scoped()).value();
+      (void)co_await reg.request(write_reg{5});
+      (void)(co_await c.notify_all()).value();
+    }
+    co_await consumer.join();
+    CHECK(consumer.exitcode() == 0);
+    CHECK((co_await c.wait(1s)).code() == errc::invalid_argument);  // not holding the lock
+    c.shutdown();
+  });
+}
+
+TEST_CASE("a condition waiter that dies does not swallow a notify meant for a living one") {
+  run_test([]() -> task<void> {
+    auto c = troupe::condition::make();
+    process dead(cond_waiter, c);
+    process alive(cond_waiter, c);
+    dead.start();
+    co_await eventually([](troupe::condition x) -> task<bool> { co_return (co_await x.status()).value().waiting == 1; }, c);
+    alive.start();
+    co_await eventually([](troupe::condition x) -> task<bool> { co_return (co_await x.status()).value().waiting == 2; }, c);
+    dead.kill();
+    co_await dead.join();
+    {
+      auto g = (co_await c.scoped()).value();
+      (void)(co_await c.notify(1)).value();
+    }
+    CHECK(co_await alive.join(5s));
+    CHECK(alive.exitcode() == 0);
+    c.shutdown();
   });
 }
 
