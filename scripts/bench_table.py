@@ -13,6 +13,9 @@ TARGETS = {  # from the project's benchmark targets
     "spawn": ("<=", 6),
     "remote_pingpong": (">=", 40e3),
     "queue_small": (">=", 10e6),
+    "lock_contention": (">=", 10e6),
+    "event_pingpong": (">=", 40e3),
+    "barrier_rounds": (">=", 25e3),
 }
 
 
