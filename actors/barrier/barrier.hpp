@@ -22,7 +22,7 @@ namespace troupe {
 /// an action that throws, or the death of a waiting party breaks it:
 /// every waiter gets errc::broken, and so does every later wait until
 /// reset(). Handles are small values (copy, pass to children, send).
-class barrier {
+class barrier : public actors::protocol_handle {
  public:
   barrier() = default;
   explicit barrier(actor_ref server) noexcept : server_(server) {}
@@ -69,15 +69,3 @@ class barrier {
 };
 
 }  // namespace troupe
-
-template <>
-struct troupe::wire::codec<troupe::barrier> {
-  static constexpr std::size_t min_size = 16;
-  static void encode(writer& w, const troupe::barrier& b) { wire::encode(w, b.ref()); }
-  static bool decode(reader& r, troupe::barrier& out) {
-    actor_ref ref;
-    if (!wire::decode(r, ref)) return false;
-    out = troupe::barrier(ref);
-    return true;
-  }
-};

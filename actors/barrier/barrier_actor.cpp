@@ -10,12 +10,6 @@
 namespace troupe::actors::detail {
 
 coro::task<void> barrier_server(barrier_inbox self, std::uint32_t parties, std::function<void()> action) {
-  struct waiter {
-    responder reply;
-    node_id client;
-    std::uint64_t ticket;
-    std::uint64_t deadline_ns;
-  };
   std::vector<waiter> waiting;
   bool broken = false;
   std::uint64_t rounds = 0;
@@ -26,15 +20,9 @@ coro::task<void> barrier_server(barrier_inbox self, std::uint32_t parties, std::
     for (auto& w : waiting) w.reply.fail(error{errc::broken, why});
     waiting.clear();
   };
-  auto next_deadline = [&] {
-    std::uint64_t d = 0;
-    for (auto& w : waiting)
-      if (w.deadline_ns != 0 && (d == 0 || w.deadline_ns < d)) d = w.deadline_ns;
-    return d;
-  };
 
   for (;;) {
-    auto l = co_await self.receive(until(next_deadline()));
+    auto l = co_await self.receive(until(earliest_deadline(waiting)));
     if (!l && l.code() != errc::timeout) co_return;
     if (l) {
       switch (l->index()) {

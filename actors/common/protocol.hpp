@@ -5,10 +5,13 @@
 // already handed out, and noticing when a client's process dies.
 
 #include <chrono>
+#include <concepts>
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <deque>
 #include <set>
+#include <vector>
 #include <stop_token>
 #include <utility>
 
@@ -16,13 +19,19 @@
 #include "framework/coro/when_all.hpp"
 #include "framework/runtime/inbox.hpp"
 #include "framework/runtime/messaging.hpp"
+#include "framework/runtime/responder.hpp"
 #include "framework/runtime/runtime.hpp"
 #include "framework/uv/timer.hpp"
+#include "framework/wire/codec.hpp"
 
 namespace troupe::actors {
 
 /// "No timeout" for the operations of protocol handles.
 inline constexpr std::optional<std::chrono::nanoseconds> forever = std::nullopt;
+
+/// Marks a protocol's client handle: a value that crosses processes as the
+/// ref of its server (it has `ref()` and a constructor from actor_ref).
+struct protocol_handle {};
 
 namespace detail {
 
@@ -114,5 +123,70 @@ inline bool expired(std::uint64_t deadline_ns, std::uint64_t now) noexcept {
   return deadline_ns != 0 && deadline_ns <= now;
 }
 
+/// One waiting request at a server: who asked, which of their waits it is,
+/// until when, and the duty to answer it.
+struct waiter {
+  responder reply;
+  node_id client = 0;
+  std::uint64_t ticket = 0;
+  std::uint64_t deadline_ns = 0;
+};
+
+/// The earliest deadline among the waiters of some sequences (0: none).
+template <class... Seqs>
+std::uint64_t earliest_deadline(const Seqs&... seqs) noexcept {
+  std::uint64_t d = 0;
+  auto consider = [&d](const auto& seq) {
+    for (const auto& w : seq)
+      if (w.deadline_ns != 0 && (d == 0 || w.deadline_ns < d)) d = w.deadline_ns;
+  };
+  (consider(seqs), ...);
+  return d;
+}
+
+/// Answers the waiter `ticket` of `client` with errc::cancelled and removes
+/// it. Returns whether there was one.
+template <class Seq>
+bool withdraw(Seq& seq, node_id client, std::uint64_t ticket) {
+  return std::erase_if(seq, [&](auto& w) {
+           if (w.client != client || w.ticket != ticket) return false;
+           w.reply.fail(error{errc::cancelled, "the wait was cancelled"});
+           return true;
+         }) != 0;
+}
+
+/// Removes the waiters whose deadline has passed, after `on_expired(w)`
+/// answered each.
+template <class Seq, class F>
+void expire(Seq& seq, F on_expired) {
+  auto now = uv::loop::now_ns();
+  std::erase_if(seq, [&](auto& w) {
+    if (!expired(w.deadline_ns, now)) return false;
+    on_expired(w);
+    return true;
+  });
+}
+
+/// Drops the waiters of a client whose process died (nobody to answer).
+template <class Seq>
+void forget_client(Seq& seq, node_id client) {
+  std::erase_if(seq, [client](const auto& w) { return w.client == client; });
+}
+
 }  // namespace detail
 }  // namespace troupe::actors
+
+/// A protocol handle is encoded as its server's ref; the receiving process
+/// rebuilds it from that ref (so an rlock handle becomes a new owner there).
+template <class H>
+  requires std::derived_from<H, troupe::actors::protocol_handle>
+struct troupe::wire::codec<H> {
+  static constexpr std::size_t min_size = 16;
+  static void encode(writer& w, const H& h) { wire::encode(w, h.ref()); }
+  static bool decode(reader& r, H& out) {
+    actor_ref ref;
+    if (!wire::decode(r, ref)) return false;
+    out = H(ref);
+    return true;
+  }
+};

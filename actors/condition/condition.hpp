@@ -78,15 +78,3 @@ class condition : public actors::detail::lock_base {
 };
 
 }  // namespace troupe
-
-template <>
-struct troupe::wire::codec<troupe::condition> {
-  static constexpr std::size_t min_size = 16;
-  static void encode(writer& w, const troupe::condition& c) { wire::encode(w, c.ref()); }
-  static bool decode(reader& r, troupe::condition& out) {
-    actor_ref ref;
-    if (!wire::decode(r, ref)) return false;
-    out = troupe::condition(ref);
-    return true;
-  }
-};

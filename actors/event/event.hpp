@@ -15,7 +15,7 @@ namespace troupe {
 
 /// A flag processes can wait for, as Python's Event. Handles are small
 /// values (copy, pass to children, send in messages).
-class event {
+class event : public actors::protocol_handle {
  public:
   event() = default;
   explicit event(actor_ref server) noexcept : server_(server) {}
@@ -48,15 +48,3 @@ class event {
 };
 
 }  // namespace troupe
-
-template <>
-struct troupe::wire::codec<troupe::event> {
-  static constexpr std::size_t min_size = 16;
-  static void encode(writer& w, const troupe::event& e) { wire::encode(w, e.ref()); }
-  static bool decode(reader& r, troupe::event& out) {
-    actor_ref ref;
-    if (!wire::decode(r, ref)) return false;
-    out = troupe::event(ref);
-    return true;
-  }
-};

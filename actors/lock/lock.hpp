@@ -20,7 +20,7 @@ namespace actors::detail {
 std::uint64_t fresh_owner_id() noexcept;
 
 /// What lock and rlock share: the server's ref and who this handle is.
-class lock_base {
+class lock_base : public protocol_handle {
  public:
   lock_base() = default;
   explicit lock_base(actor_ref server) noexcept : server_(server), owner_(fresh_owner_id()) {}
@@ -148,26 +148,3 @@ class rlock : public actors::detail::lock_base {
 };
 
 }  // namespace troupe
-
-template <>
-struct troupe::wire::codec<troupe::lock> {
-  static constexpr std::size_t min_size = 16;
-  static void encode(writer& w, const troupe::lock& l) { wire::encode(w, l.ref()); }
-  static bool decode(reader& r, troupe::lock& out) {
-    actor_ref ref;
-    if (!wire::decode(r, ref)) return false;
-    out = troupe::lock(ref);
-    return true;
-  }
-};
-template <>
-struct troupe::wire::codec<troupe::rlock> {
-  static constexpr std::size_t min_size = 16;
-  static void encode(writer& w, const troupe::rlock& l) { wire::encode(w, l.ref()); }
-  static bool decode(reader& r, troupe::rlock& out) {
-    actor_ref ref;
-    if (!wire::decode(r, ref)) return false;
-    out = troupe::rlock(ref);
-    return true;
-  }
-};

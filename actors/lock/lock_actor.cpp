@@ -8,26 +8,22 @@
 namespace troupe::actors::detail {
 
 coro::task<void> lock_server(lock_inbox self, bool recursive) {
-  struct waiter {
-    responder reply;
-    node_id client;
-    std::uint64_t owner;
-    std::uint64_t ticket;
-    std::uint64_t deadline_ns;
+  struct lock_waiter : waiter {
+    std::uint64_t owner = 0;
   };
   bool locked = false;
   node_id holder_node = 0;
   std::uint64_t holder = 0;
   std::uint32_t depth = 0;
   bool died = false;  // the last holder died holding it; tell the next one
-  std::deque<waiter> waiting;
+  std::deque<lock_waiter> waiting;
   client_watch clients;
 
   auto hand_over = [&] {
     locked = false;
     depth = 0;
     while (!waiting.empty()) {
-      waiter w = std::move(waiting.front());
+      lock_waiter w = std::move(waiting.front());
       waiting.pop_front();
       locked = true;
       holder_node = w.client;
@@ -37,15 +33,9 @@ coro::task<void> lock_server(lock_inbox self, bool recursive) {
       return;
     }
   };
-  auto next_deadline = [&] {
-    std::uint64_t d = 0;
-    for (auto& w : waiting)
-      if (w.deadline_ns != 0 && (d == 0 || w.deadline_ns < d)) d = w.deadline_ns;
-    return d;
-  };
 
   for (;;) {
-    auto l = co_await self.receive(until(next_deadline()));
+    auto l = co_await self.receive(until(earliest_deadline(waiting)));
     if (!l && l.code() != errc::timeout) co_return;
     if (l) {
       switch (l->index()) {
@@ -63,7 +53,7 @@ coro::task<void> lock_server(lock_inbox self, bool recursive) {
           } else if (!m.block) {
             l->fail(error{errc::timeout, "the lock is held"});
           } else {
-            waiting.push_back(waiter{l->take_responder(), m.client, m.owner, m.ticket, m.deadline_ns});
+            waiting.push_back(lock_waiter{{l->take_responder(), m.client, m.ticket, m.deadline_ns}, m.owner});
           }
           break;
         }
@@ -79,21 +69,15 @@ coro::task<void> lock_server(lock_inbox self, bool recursive) {
           }
           break;
         }
-        case 2: {
-          auto& m = l->get<lock_withdraw>();
-          std::erase_if(waiting, [&m](waiter& w) {
-            if (w.client != m.client || w.ticket != m.ticket) return false;
-            w.reply.fail(error{errc::cancelled, "the acquire was cancelled"});
-            return true;
-          });
+        case 2:
+          withdraw(waiting, l->get<lock_withdraw>().client, l->get<lock_withdraw>().ticket);
           break;
-        }
         case 3:
           l->reply(lock_state{locked, holder_node, depth, waiting.size()});
           break;
         case 4:
           if (auto node = clients.gone(l->get<down>())) {
-            std::erase_if(waiting, [n = *node](const waiter& w) { return w.client == n; });
+            forget_client(waiting, *node);
             if (locked && holder_node == *node) {
               died = true;
               hand_over();
@@ -102,12 +86,7 @@ coro::task<void> lock_server(lock_inbox self, bool recursive) {
           break;
       }
     }
-    auto now = uv::loop::now_ns();
-    std::erase_if(waiting, [now](waiter& w) {
-      if (!expired(w.deadline_ns, now)) return false;
-      w.reply.fail(error{errc::timeout, "the lock was not acquired in time"});
-      return true;
-    });
+    expire(waiting, [](lock_waiter& w) { w.reply.fail(error{errc::timeout, "the lock was not acquired in time"}); });
   }
 }
 

@@ -34,7 +34,7 @@ namespace troupe {
 /// variants), errc::closed (after close()), errc::peer_down (the server's
 /// process is gone). Thread: any runtime's thread.
 template <class T>
-class queue {
+class queue : public actors::protocol_handle {
   static_assert(wire::encodable<T>, "troupe: queue items cross processes, so T must be encodable");
 
  public:
@@ -109,7 +109,6 @@ class queue {
   void shutdown() const { runtime::current().stop(server_); }
 
   [[nodiscard]] actor_ref ref() const noexcept { return server_; }
-  friend bool operator==(const queue&, const queue&) = default;
 
  protected:
   static node_id here() { return runtime::current().node(); }
@@ -150,37 +149,3 @@ class simple_queue : public queue<T> {
 };
 
 }  // namespace troupe
-
-template <class T>
-struct troupe::wire::codec<troupe::queue<T>> {
-  static constexpr std::size_t min_size = 16;
-  static void encode(writer& w, const troupe::queue<T>& q) { wire::encode(w, q.ref()); }
-  static bool decode(reader& r, troupe::queue<T>& out) {
-    actor_ref ref;
-    if (!wire::decode(r, ref)) return false;
-    out = troupe::queue<T>(ref);
-    return true;
-  }
-};
-template <class T>
-struct troupe::wire::codec<troupe::joinable_queue<T>> {
-  static constexpr std::size_t min_size = 16;
-  static void encode(writer& w, const troupe::joinable_queue<T>& q) { wire::encode(w, q.ref()); }
-  static bool decode(reader& r, troupe::joinable_queue<T>& out) {
-    actor_ref ref;
-    if (!wire::decode(r, ref)) return false;
-    out = troupe::joinable_queue<T>(ref);
-    return true;
-  }
-};
-template <class T>
-struct troupe::wire::codec<troupe::simple_queue<T>> {
-  static constexpr std::size_t min_size = 16;
-  static void encode(writer& w, const troupe::simple_queue<T>& q) { wire::encode(w, q.ref()); }
-  static bool decode(reader& r, troupe::simple_queue<T>& out) {
-    actor_ref ref;
-    if (!wire::decode(r, ref)) return false;
-    out = troupe::simple_queue<T>(ref);
-    return true;
-  }
-};

@@ -25,18 +25,8 @@ using queue_inbox = inbox<queue_put<T>, queue_get<T>, queue_withdraw, queue_quer
 /// dropped, so a dead consumer never swallows an item).
 template <class T>
 coro::task<void> queue_server(queue_inbox<T> self, std::uint64_t maxsize) {
-  struct putter {
+  struct putter : waiter {
     T item;
-    responder reply;
-    node_id client;
-    std::uint64_t ticket;
-    std::uint64_t deadline_ns;
-  };
-  struct waiter {
-    responder reply;
-    node_id client;
-    std::uint64_t ticket;
-    std::uint64_t deadline_ns;
   };
   const std::uint64_t capacity = maxsize == 0 ? queue_memory_bound : maxsize;
   std::deque<T> items;
@@ -47,26 +37,11 @@ coro::task<void> queue_server(queue_inbox<T> self, std::uint64_t maxsize) {
   bool closed = false;
   client_watch clients;
 
-  auto next_deadline = [&] {
-    std::uint64_t d = 0;
-    auto consider = [&d](std::uint64_t x) {
-      if (x != 0 && (d == 0 || x < d)) d = x;
-    };
-    for (auto& p : putters) consider(p.deadline_ns);
-    for (auto& g : getters) consider(g.deadline_ns);
-    for (auto& j : joiners) consider(j.deadline_ns);
-    return d;
-  };
-  auto expire = [&] {
-    auto now = uv::loop::now_ns();
-    auto timed_out = [now](auto& w) {
-      if (!expired(w.deadline_ns, now)) return false;
-      w.reply.fail(error{errc::timeout, "the queue wait timed out"});
-      return true;
-    };
-    std::erase_if(putters, timed_out);
-    std::erase_if(getters, timed_out);
-    std::erase_if(joiners, timed_out);
+  auto expire_all = [&] {
+    auto timed_out = [](auto& w) { w.reply.fail(error{errc::timeout, "the queue wait timed out"}); };
+    expire(putters, timed_out);
+    expire(getters, timed_out);
+    expire(joiners, timed_out);
   };
   // Room freed: let waiting putters in, in order.
   auto admit = [&] {
@@ -79,10 +54,10 @@ coro::task<void> queue_server(queue_inbox<T> self, std::uint64_t maxsize) {
   };
 
   for (;;) {
-    auto l = co_await self.receive(until(next_deadline()));
+    auto l = co_await self.receive(until(earliest_deadline(putters, getters, joiners)));
     if (!l) {
       if (l.code() == errc::timeout) {
-        expire();
+        expire_all();
         continue;
       }
       co_return;
@@ -106,7 +81,7 @@ coro::task<void> queue_server(queue_inbox<T> self, std::uint64_t maxsize) {
         } else if (!m.block) {
           l->fail(error{errc::full, "the queue is full"});
         } else {
-          putters.push_back(putter{std::move(m.item), l->take_responder(), m.client, m.ticket, m.deadline_ns});
+          putters.push_back(putter{{l->take_responder(), m.client, m.ticket, m.deadline_ns}, std::move(m.item)});
         }
         break;
       }
@@ -128,14 +103,8 @@ coro::task<void> queue_server(queue_inbox<T> self, std::uint64_t maxsize) {
       }
       case 2: {  // withdraw
         auto& m = l->template get<queue_withdraw>();
-        auto mine = [&m](auto& w) {
-          if (w.client != m.client || w.ticket != m.ticket) return false;
-          w.reply.fail(error{errc::cancelled, "the wait was cancelled"});
-          return true;
-        };
-        std::erase_if(putters, mine);
-        std::erase_if(getters, mine);
-        std::erase_if(joiners, mine);
+        (void)(withdraw(putters, m.client, m.ticket) || withdraw(getters, m.client, m.ticket) ||
+               withdraw(joiners, m.client, m.ticket));
         break;
       }
       case 3:  // query
@@ -169,15 +138,14 @@ coro::task<void> queue_server(queue_inbox<T> self, std::uint64_t maxsize) {
       }
       case 7: {  // a client's process died: drop its waits
         if (auto node = clients.gone(l->template get<down>())) {
-          auto theirs = [n = *node](auto& w) { return w.client == n; };
-          std::erase_if(putters, theirs);
-          std::erase_if(getters, theirs);
-          std::erase_if(joiners, theirs);
+          forget_client(putters, *node);
+          forget_client(getters, *node);
+          forget_client(joiners, *node);
         }
         break;
       }
     }
-    expire();
+    expire_all();
   }
 }
 

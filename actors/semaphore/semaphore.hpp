@@ -19,7 +19,7 @@ namespace troupe {
 /// values (copy, pass to children, send in messages).
 /// Errors: errc::timeout, errc::cancelled, errc::peer_down, and
 /// errc::invalid_argument for a release a bounded semaphore refuses.
-class semaphore {
+class semaphore : public actors::protocol_handle {
  public:
   semaphore() = default;
   explicit semaphore(actor_ref server) noexcept : server_(server) {}
@@ -106,26 +106,3 @@ class bounded_semaphore : public semaphore {
 };
 
 }  // namespace troupe
-
-template <>
-struct troupe::wire::codec<troupe::semaphore> {
-  static constexpr std::size_t min_size = 16;
-  static void encode(writer& w, const troupe::semaphore& s) { wire::encode(w, s.ref()); }
-  static bool decode(reader& r, troupe::semaphore& out) {
-    actor_ref ref;
-    if (!wire::decode(r, ref)) return false;
-    out = troupe::semaphore(ref);
-    return true;
-  }
-};
-template <>
-struct troupe::wire::codec<troupe::bounded_semaphore> {
-  static constexpr std::size_t min_size = 16;
-  static void encode(writer& w, const troupe::bounded_semaphore& s) { wire::encode(w, s.ref()); }
-  static bool decode(reader& r, troupe::bounded_semaphore& out) {
-    actor_ref ref;
-    if (!wire::decode(r, ref)) return false;
-    out = troupe::bounded_semaphore(ref);
-    return true;
-  }
-};

@@ -9,12 +9,6 @@
 namespace troupe::actors::detail {
 
 coro::task<void> semaphore_server(semaphore_inbox self, std::int64_t initial, bool bounded) {
-  struct waiter {
-    responder reply;
-    node_id client;
-    std::uint64_t ticket;
-    std::uint64_t deadline_ns;
-  };
   std::int64_t value = initial;
   std::deque<waiter> waiting;
   std::map<node_id, std::int64_t> held;  // permits per process, returned if it dies
@@ -28,15 +22,8 @@ coro::task<void> semaphore_server(semaphore_inbox self, std::int64_t initial, bo
       waiting.pop_front();
     }
   };
-  auto next_deadline = [&] {
-    std::uint64_t d = 0;
-    for (auto& w : waiting)
-      if (w.deadline_ns != 0 && (d == 0 || w.deadline_ns < d)) d = w.deadline_ns;
-    return d;
-  };
-
   for (;;) {
-    auto l = co_await self.receive(until(next_deadline()));
+    auto l = co_await self.receive(until(earliest_deadline(waiting)));
     if (!l && l.code() != errc::timeout) co_return;
     if (l) {
       switch (l->index()) {
@@ -74,21 +61,15 @@ coro::task<void> semaphore_server(semaphore_inbox self, std::int64_t initial, bo
           }
           break;
         }
-        case 2: {
-          auto& m = l->get<sem_withdraw>();
-          std::erase_if(waiting, [&m](waiter& w) {
-            if (w.client != m.client || w.ticket != m.ticket) return false;
-            w.reply.fail(error{errc::cancelled, "the acquire was cancelled"});
-            return true;
-          });
+        case 2:
+          withdraw(waiting, l->get<sem_withdraw>().client, l->get<sem_withdraw>().ticket);
           break;
-        }
         case 3:
           l->reply(sem_state{value, initial, bounded, waiting.size()});
           break;
         case 4:
           if (auto node = clients.gone(l->get<down>())) {
-            std::erase_if(waiting, [n = *node](const waiter& w) { return w.client == n; });
+            forget_client(waiting, *node);
             auto it = held.find(*node);
             if (it != held.end()) {
               value += it->second;
@@ -99,12 +80,7 @@ coro::task<void> semaphore_server(semaphore_inbox self, std::int64_t initial, bo
           break;
       }
     }
-    auto now = uv::loop::now_ns();
-    std::erase_if(waiting, [now](waiter& w) {
-      if (!expired(w.deadline_ns, now)) return false;
-      w.reply.fail(error{errc::timeout, "no permit within the timeout"});
-      return true;
-    });
+    expire(waiting, [](waiter& w) { w.reply.fail(error{errc::timeout, "no permit within the timeout"}); });
   }
 }
 

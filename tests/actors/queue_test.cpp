@@ -1,6 +1,5 @@
 // The queue protocol: in one process, across processes, and with a peer
 // that dies mid-operation.
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
 #include <signal.h>
@@ -12,6 +11,8 @@
 
 #include <troupe.hpp>
 
+#include "tests/support/run_test.hpp"
+
 using namespace std::chrono_literals;
 using troupe::errc;
 using troupe::process;
@@ -19,11 +20,7 @@ using troupe::task;
 
 namespace {
 
-template <class F>
-void run_test(F body) {
-  troupe::runtime rt;
-  rt.block_on(body());
-}
+using troupe::testing::run_test;
 
 struct item {
   int producer = 0;
@@ -51,13 +48,6 @@ task<void> put_via_message(troupe::inbox<handle_msg> self) {
 }
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  if (troupe::detail::is_child(argc, argv)) return troupe::detail::run_child(argc, argv);
-  troupe::detail::prepare_main_process();
-  doctest::Context ctx(argc, argv);
-  return ctx.run();
-}
 
 TEST_SUITE("queue") {
 

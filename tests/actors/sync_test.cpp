@@ -1,6 +1,5 @@
 // Lock, rlock, semaphore and event: in one process, across processes, and
 // with a holder that dies.
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
 #include <signal.h>
@@ -12,6 +11,8 @@
 
 #include <troupe.hpp>
 
+#include "tests/support/run_test.hpp"
+
 using namespace std::chrono_literals;
 using troupe::errc;
 using troupe::process;
@@ -19,11 +20,7 @@ using troupe::task;
 
 namespace {
 
-template <class F>
-void run_test(F body) {
-  troupe::runtime rt;
-  rt.block_on(body());
-}
+using troupe::testing::run_test;
 
 std::uint64_t now_ms() { return troupe::uv::loop::now_ns() / 1'000'000; }
 
@@ -123,13 +120,6 @@ task<void> eventually(Pred pred, Arg arg) {
 }
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  if (troupe::detail::is_child(argc, argv)) return troupe::detail::run_child(argc, argv);
-  troupe::detail::prepare_main_process();
-  doctest::Context ctx(argc, argv);
-  return ctx.run();
-}
 
 TEST_SUITE("sync") {
 

@@ -1,7 +1,6 @@
 // Processes and the actors in them: the Process API, links, remote
 // messages, requests, monitors, errors and crashes. The binary re-runs
 // itself as the children (troupe's own child entry).
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
 #include <dirent.h>
@@ -18,6 +17,8 @@
 #include <vector>
 
 #include <troupe.hpp>
+
+#include "tests/support/run_test.hpp"
 
 #include "framework/runtime/control.hpp"
 #include "framework/transport/frame_io.hpp"
@@ -175,20 +176,9 @@ std::vector<std::string> open_fds() {
   return fds;
 }
 
-template <class F>
-void run_test(F body) {
-  troupe::runtime rt;
-  rt.block_on(body());
-}
+using troupe::testing::run_test;
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  if (troupe::detail::is_child(argc, argv)) return troupe::detail::run_child(argc, argv);
-  troupe::detail::prepare_main_process();
-  doctest::Context ctx(argc, argv);
-  return ctx.run();
-}
 
 TEST_SUITE("remote") {
 
