@@ -6,27 +6,12 @@
 #include <fmt/core.h>
 #include <troupe.hpp>
 
+#include "bench/ball.hpp"
+
 namespace {
 
-struct ball {
-  troupe::actor_ref back;
-  int left = 0;
-};
-
-// Returns every ball to its sender; reports to `done` when one arrives empty.
-troupe::task<void> player(troupe::inbox<ball> self, troupe::actor_ref done) {
-  for (;;) {
-    auto m = co_await self.receive();
-    if (!m) co_return;
-    ball b = m->get<ball>();
-    if (b.left == 0) {
-      co_await done.send(ball{});
-      continue;
-    }
-    troupe::actor_ref to = b.back;
-    co_await to.send(ball{self.ref(), b.left - 1});
-  }
-}
+using troupe::bench::ball;
+using troupe::bench::player;
 
 troupe::task<double> rounds(troupe::actor_ref local, troupe::actor_ref remote, troupe::inbox<ball>& done,
                             int round_trips) {
