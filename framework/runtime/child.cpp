@@ -156,9 +156,7 @@ class parent_watch final : public link_handler {
  public:
   explicit parent_watch(std::string name) : name_(std::move(name)) {}
   void on_control(link& l, const transport::frame_view& f) noexcept override {
-    exit_reason why{exit_reason::kind::protocol_error, 0, {},
-                    "unexpected control frame from the parent (type " + std::to_string(f.header.type) + ")"};
-    l.fail(why);
+    l.fail_protocol("unexpected control frame from the parent (type " + std::to_string(f.header.type) + ")");
   }
   void on_ended(link&, const error& e) noexcept override { leave(e.describe()); }
   void on_lost(link&, const exit_reason& why) noexcept override { leave(why.describe()); }

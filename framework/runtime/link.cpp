@@ -117,15 +117,9 @@ void link::received(std::size_t n) noexcept {
         continue;
       case transport::frame_reader::status::need_more:
         return;
-      case transport::frame_reader::status::error: {
-        std::fprintf(stderr, "troupe: closing the link to node %llx: %s\n",
-                     static_cast<unsigned long long>(peer_), reader_.failure().describe().c_str());
-        exit_reason why;
-        why.what = exit_reason::kind::protocol_error;
-        why.message = reader_.failure().message;
-        fail(why);
+      case transport::frame_reader::status::error:
+        fail_protocol(reader_.failure().message);
         return;
-      }
     }
   }
 }
@@ -150,6 +144,12 @@ void link::fail(const exit_reason& why) noexcept {
   wake_blocked();
   rt_.link_lost(*this, why);
   if (link_handler* h = std::exchange(handler_, nullptr)) h->on_lost(*this, why);
+}
+
+void link::fail_protocol(std::string message) noexcept {
+  std::fprintf(stderr, "troupe: closing the link to node %llx: protocol_error: %s\n",
+               static_cast<unsigned long long>(peer_), message.c_str());
+  fail(exit_reason{exit_reason::kind::protocol_error, 0, {}, std::move(message)});
 }
 
 void link::close_gracefully() noexcept {

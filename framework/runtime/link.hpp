@@ -107,6 +107,9 @@ class link final : private uv::read_sink {
   /// Declares the link lost: closes it, reports everything behind it down
   /// with `why`, tells the handler. Idempotent.
   void fail(const exit_reason& why) noexcept;
+  /// The peer sent something malformed: names the reason on stderr and
+  /// fails the link with protocol_error.
+  void fail_protocol(std::string message) noexcept;
   /// Stops reading, sends what is queued, then closes (runtime shutdown,
   /// a child's exit).
   void close_gracefully() noexcept;

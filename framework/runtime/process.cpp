@@ -99,11 +99,8 @@ struct process_state final : link_handler, uv::timer_node {
       default:
         break;
     }
-    exit_reason why{exit_reason::kind::protocol_error, 0, {},
-                    "unexpected or malformed control frame (type " + std::to_string(f.header.type) + ")"};
-    std::fprintf(stderr, "troupe: closing the link to process %s (pid %d): %s\n", name.c_str(), os.pid,
-                 why.message.c_str());
-    l.fail(why);
+    l.fail_protocol("unexpected or malformed control frame (type " + std::to_string(f.header.type) + ") from process " +
+                    name);
   }
 
   void on_ended(link&, const error&) noexcept override {

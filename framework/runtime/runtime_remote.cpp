@@ -112,10 +112,7 @@ void runtime::deliver_frame(detail::link& l, const transport::frame_view& f) noe
   detail::reply_address reply{};
   if (h.kind == wire::frame_kind::request) {
     if (h.correlation == 0) {
-      exit_reason why{exit_reason::kind::protocol_error, 0, {}, "request frame without a correlation id"};
-      std::fprintf(stderr, "troupe: closing the link to node %llx: %s\n",
-                   static_cast<unsigned long long>(l.peer()), why.message.c_str());
-      l.fail(why);
+      l.fail_protocol("request frame without a correlation id");
       return;
     }
     reply = detail::reply_address{h.src_node, h.correlation};
@@ -123,11 +120,7 @@ void runtime::deliver_frame(detail::link& l, const transport::frame_view& f) noe
   detail::envelope& into = cell->box.tail();
   auto decoded = dec->decode(f.payload, into, actor_ref(h.src_node, h.src_actor), reply);
   if (!decoded) {
-    exit_reason why{exit_reason::kind::protocol_error, 0, {},
-                    "a frame's payload did not decode: " + decoded.error().message};
-    std::fprintf(stderr, "troupe: closing the link to node %llx: %s\n", static_cast<unsigned long long>(l.peer()),
-                 why.message.c_str());
-    l.fail(why);
+    l.fail_protocol("a frame's payload did not decode: " + decoded.error().message);
     return;
   }
   if (h.type == wire::type_id<down>()) {
@@ -155,10 +148,7 @@ void runtime::accept_reply(detail::link& l, const transport::frame_view& f) noex
   } else if (p->accept_bytes(p, f.header.type, f.payload)) {
     return;
   }
-  exit_reason why{exit_reason::kind::protocol_error, 0, {}, "a reply's payload did not decode"};
-  std::fprintf(stderr, "troupe: closing the link to node %llx: %s\n", static_cast<unsigned long long>(l.peer()),
-               why.message.c_str());
-  l.fail(why);
+  l.fail_protocol("a reply's payload did not decode");
 }
 
 void runtime::forward_frame(detail::link& from, const transport::frame_view& f) noexcept {
@@ -193,11 +183,7 @@ void runtime::handle_control(detail::link& l, const transport::frame_view& f) no
       }
       break;
   }
-  exit_reason why{exit_reason::kind::protocol_error, 0, {},
-                  "control frame of unknown or malformed type " + std::to_string(f.header.type)};
-  std::fprintf(stderr, "troupe: closing the link to node %llx: %s\n", static_cast<unsigned long long>(l.peer()),
-               why.message.c_str());
-  l.fail(why);
+  l.fail_protocol("control frame of unknown or malformed type " + std::to_string(f.header.type));
 }
 
 void runtime::link_lost(detail::link& l, const exit_reason& why) noexcept {
