@@ -25,8 +25,20 @@ namespace troupe {
 /// one; a holder that dies passes the lock on, as a lock's does.
 class condition : public actors::detail::lock_base {
  public:
-  using lock_base::lock_base;
+  condition() = default;
+  /// (The condition's lock lives in its server: it has no shared word.)
+  explicit condition(actor_ref server, std::shared_ptr<transport::shm_segment> = nullptr) noexcept
+      : lock_base(server, nullptr) {
+    recursive_ = true;
+  }
   static condition make() { return condition(spawn(runtime::current(), &actors::detail::condition_server)); }
+
+  /// Whether someone holds the condition's lock (asks the server).
+  [[nodiscard]] coro::task<result<bool>> locked() const {
+    auto s = co_await status();
+    if (!s) co_return s.error();
+    co_return s->locked;
+  }
 
   /// Waits for a notify (the caller must hold the lock): true if notified,
   /// false if `timeout` passed; the lock is held again either way.

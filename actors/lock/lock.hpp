@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <atomic>
+#include <memory>
 #include <optional>
 #include <random>
 #include <stop_token>
@@ -10,6 +12,8 @@
 #include "actors/common/protocol.hpp"
 #include "actors/lock/lock_actor.hpp"
 #include "actors/lock/lock_messages.hpp"
+#include "actors/lock/lock_shared.hpp"
+#include "framework/coro/ready_or.hpp"
 #include "framework/runtime/spawn.hpp"
 #include "framework/wire/codec.hpp"
 
@@ -19,55 +23,90 @@ namespace actors::detail {
 
 std::uint64_t fresh_owner_id() noexcept;
 
-/// What lock and rlock share: the server's ref and who this handle is.
-class lock_base : public protocol_handle {
+/// Spins briefly for a free word before the caller falls back to the server:
+/// a holder keeps a lock for nanoseconds in the common case, far less than a
+/// message round trip. Returns whether the word was taken for `slot`.
+bool spin_for(std::atomic<std::uint64_t>& word, std::uint64_t slot) noexcept;
+
+/// What lock and rlock share: the server's ref, the shared word, and who
+/// this handle is.
+class lock_base {
  public:
   lock_base() = default;
-  explicit lock_base(actor_ref server) noexcept : server_(server), owner_(fresh_owner_id()) {}
+  lock_base(actor_ref server, std::shared_ptr<transport::shm_segment> segment) noexcept
+      : server_(server), segment_(std::move(segment)), owner_(fresh_owner_id()) {}
 
   /// Takes the lock, waiting while someone else holds it. The grant says
-  /// whether the previous holder died holding it (owner_died).
-  /// errc::timeout, errc::cancelled (stop), errc::peer_down (server gone).
-  [[nodiscard]] coro::task<result<lock_grant>> acquire(std::optional<std::chrono::nanoseconds> timeout = forever,
-                                                       std::stop_token stop = {}) const {
-    auto ticket = next_ticket();
-    node_id here = runtime::current().node();
-    co_return co_await ask<lock_grant>(server_, lock_acquire{here, owner_, ticket, deadline_of(timeout), true},
-                                       lock_withdraw{here, ticket}, local_timeout(timeout), std::move(stop));
+  /// whether the previous holder died holding it (owner_died). Uncontended,
+  /// this is a compare-and-swap in shared memory and completes without
+  /// suspending. errc::timeout, errc::cancelled (stop), errc::peer_down
+  /// (the server's process is gone and the lock is held).
+  [[nodiscard]] coro::ready_or<result<lock_grant>> acquire(
+      std::optional<std::chrono::nanoseconds> timeout = forever, std::stop_token stop = {}) const {
+    if (auto g = try_fast(true)) return result<lock_grant>(*g);
+    return slow_acquire(server_, *this, deadline_of(timeout), local_timeout(timeout), std::move(stop), true);
   }
   /// Takes the lock only if it is free now: errc::timeout if it is held.
-  [[nodiscard]] coro::task<result<lock_grant>> try_acquire() const {
-    co_return co_await server_.request<lock_grant>(
-        lock_acquire{runtime::current().node(), owner_, 0, 0, false}, std::chrono::nanoseconds::max());
+  [[nodiscard]] coro::ready_or<result<lock_grant>> try_acquire() const {
+    if (auto g = try_fast(false)) return result<lock_grant>(*g);
+    if (my_slot() != 0 && (shared().word.load(std::memory_order_relaxed) & lock_shared::died_bit) == 0)
+      return result<lock_grant>(error{errc::timeout, "the lock is held"});
+    return slow_acquire(server_, *this, 0, std::chrono::nanoseconds::max(), {}, false);
   }
   /// Releases it. errc::invalid_argument if it is not held (or, for an
-  /// rlock, held by another owner).
-  [[nodiscard]] coro::task<result<void>> release() const {
-    co_return co_await server_.request<void>(lock_release{runtime::current().node(), owner_},
-                                             std::chrono::nanoseconds::max());
+  /// rlock, held by another owner). Completes without suspending unless
+  /// someone waits for the lock.
+  [[nodiscard]] coro::ready_or<result<void>> release() const {
+    switch (release_fast()) {
+      case released::done:
+        return result<void>();
+      case released::not_held:
+        return result<void>(not_held_error());
+      case released::ask_server:
+        break;
+    }
+    return slow_release(server_, lock_release{runtime::current().node(), owner_});
   }
-  /// Whether someone holds it now (a snapshot).
-  [[nodiscard]] coro::task<result<bool>> locked() const {
-    auto s = co_await server_.request<lock_state>(lock_query{});
-    if (!s) co_return s.error();
-    co_return s->locked;
+  /// Whether someone holds it now (a snapshot of the shared word).
+  [[nodiscard]] bool locked() const noexcept {
+    return segment_ && (shared().word.load(std::memory_order_acquire) & lock_shared::slot_mask) != 0;
   }
+  /// The server's view: holder, depth, waiters.
   [[nodiscard]] coro::task<result<lock_state>> status() const {
     co_return co_await server_.request<lock_state>(lock_query{});
   }
 
-  /// Releases without waiting for the answer (guards, destructors).
+  /// Releases without waiting for an answer (guards, destructors).
   void release_later() const {
-    runtime::current().post(server_, lock_release{runtime::current().node(), owner_}, {}, false);
+    if (release_fast() == released::ask_server)
+      runtime::current().post(server_, lock_release{runtime::current().node(), owner_}, {}, false);
   }
   void shutdown() const { runtime::current().stop(server_); }
 
   [[nodiscard]] actor_ref ref() const noexcept { return server_; }
+  [[nodiscard]] const std::shared_ptr<transport::shm_segment>& segment() const noexcept { return segment_; }
   [[nodiscard]] std::uint64_t owner() const noexcept { return owner_; }
 
  protected:
+  enum class released { done, not_held, ask_server };
+
+  [[nodiscard]] lock_shared& shared() const noexcept { return *segment_->as<lock_shared>(); }
+  // This runtime's slot, 0 if the server has not given it one yet.
+  [[nodiscard]] std::uint64_t my_slot() const noexcept;
+  [[nodiscard]] bool recursive() const noexcept { return recursive_; }
+  std::optional<lock_grant> try_fast(bool spin) const noexcept;
+  released release_fast() const noexcept;
+  error not_held_error() const;
+
+  static coro::task<result<lock_grant>> slow_acquire(actor_ref server, lock_base self, std::uint64_t deadline,
+                                                     std::chrono::nanoseconds wait, std::stop_token stop, bool block);
+  static coro::task<result<void>> slow_release(actor_ref server, lock_release msg);
+
   actor_ref server_;
+  std::shared_ptr<transport::shm_segment> segment_;
   std::uint64_t owner_ = 0;
+  bool recursive_ = false;
+  mutable std::uint64_t slot_ = 0;  // cache of my_slot()
 };
 
 }  // namespace actors::detail
@@ -116,15 +155,25 @@ class lock_guard {
 /// them to children, send them in messages. Thread: any runtime's thread.
 class lock : public actors::detail::lock_base {
  public:
-  using lock_base::lock_base;
-  /// Makes a lock served on the current runtime.
-  static lock make() { return lock(spawn(runtime::current(), &actors::detail::lock_server, false)); }
+  lock() = default;
+  lock(actor_ref server, std::shared_ptr<transport::shm_segment> segment) noexcept
+      : lock_base(server, std::move(segment)) {}
+  /// Makes a lock served on the current runtime. Throws error_exception if
+  /// its shared memory cannot be had.
+  static lock make();
   /// Acquires and returns a guard that releases when it goes out of scope.
   [[nodiscard]] coro::task<result<lock_guard<lock>>> scoped(
       std::optional<std::chrono::nanoseconds> timeout = actors::forever, std::stop_token stop = {}) const {
     auto g = co_await acquire(timeout, std::move(stop));
     if (!g) co_return g.error();
     co_return lock_guard<lock>(*this, *g);
+  }
+  /// Acquires without suspending if the lock is free (nullopt otherwise):
+  /// the cheapest way to guard a few instructions.
+  [[nodiscard]] std::optional<lock_guard<lock>> try_scoped() const {
+    auto g = try_fast(false);
+    if (!g) return std::nullopt;
+    return lock_guard<lock>(*this, *g);
   }
 };
 
@@ -134,17 +183,49 @@ class lock : public actors::detail::lock_base {
 /// that receives a handle (as an argument or in a message) is its own owner.
 class rlock : public actors::detail::lock_base {
  public:
-  using lock_base::lock_base;
-  static rlock make() { return rlock(spawn(runtime::current(), &actors::detail::lock_server, true)); }
+  rlock() = default;
+  rlock(actor_ref server, std::shared_ptr<transport::shm_segment> segment) noexcept
+      : lock_base(server, std::move(segment)) {
+    recursive_ = true;
+  }
+  static rlock make();
   /// A handle for a different owner of the same rlock (another task in
   /// this process that must not share ownership).
-  [[nodiscard]] rlock another_owner() const { return rlock(server_); }
+  [[nodiscard]] rlock another_owner() const { return rlock(server_, segment_); }
   [[nodiscard]] coro::task<result<lock_guard<rlock>>> scoped(
       std::optional<std::chrono::nanoseconds> timeout = actors::forever, std::stop_token stop = {}) const {
     auto g = co_await acquire(timeout, std::move(stop));
     if (!g) co_return g.error();
     co_return lock_guard<rlock>(*this, *g);
   }
+  [[nodiscard]] std::optional<lock_guard<rlock>> try_scoped() const {
+    auto g = try_fast(false);
+    if (!g) return std::nullopt;
+    return lock_guard<rlock>(*this, *g);
+  }
 };
 
 }  // namespace troupe
+
+/// A lock handle crosses processes as its server's ref plus its shared
+/// word's segment; the receiving process maps the segment (once) and, for
+/// an rlock, becomes a new owner.
+template <class H>
+  requires std::derived_from<H, troupe::actors::detail::lock_base>
+struct troupe::wire::codec<H> {
+  static constexpr std::size_t min_size = 17;
+  static void encode(troupe::wire::writer& w, const H& h) {
+    troupe::wire::encode(w, h.ref());
+    troupe::wire::encode(w, static_cast<bool>(h.segment()));
+    if (h.segment()) troupe::wire::encode(w, troupe::actors::detail::lock_segment{h.segment()});
+  }
+  static bool decode(troupe::wire::reader& r, H& out) {
+    troupe::actor_ref ref;
+    bool shared = false;
+    troupe::actors::detail::lock_segment seg;
+    if (!troupe::wire::decode(r, ref) || !troupe::wire::decode(r, shared)) return false;
+    if (shared && !troupe::wire::decode(r, seg)) return false;
+    out = H(ref, std::move(seg.segment));
+    return true;
+  }
+};

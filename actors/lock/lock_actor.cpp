@@ -1,36 +1,99 @@
 #include "actors/lock/lock_actor.hpp"
 
 #include <deque>
+#include <map>
 
 #include "actors/common/protocol.hpp"
+#include "actors/lock/lock_shared.hpp"
 #include "framework/runtime/responder.hpp"
 
 namespace troupe::actors::detail {
 
-coro::task<void> lock_server(lock_inbox self, bool recursive) {
+namespace {
+
+// The server's side of the slot table.
+class slot_table {
+ public:
+  explicit slot_table(lock_shared& s) : shared_(s) {}
+
+  // The slot of `node`, registering it on first sight (overflow_slot when
+  // the table is full).
+  std::uint64_t of(node_id node) {
+    auto it = by_node_.find(node);
+    if (it != by_node_.end()) return it->second;
+    for (std::uint64_t k = 1; k <= lock_shared::max_slots; ++k) {
+      if (shared_.slots[k].load(std::memory_order_relaxed) == 0) {
+        shared_.slots[k].store(node, std::memory_order_release);
+        by_node_[node] = k;
+        return k;
+      }
+    }
+    by_node_[node] = lock_shared::overflow_slot;
+    return lock_shared::overflow_slot;
+  }
+  void forget(node_id node) {
+    auto it = by_node_.find(node);
+    if (it == by_node_.end()) return;
+    if (it->second != lock_shared::overflow_slot) shared_.slots[it->second].store(0, std::memory_order_release);
+    by_node_.erase(it);
+  }
+
+ private:
+  lock_shared& shared_;
+  std::map<node_id, std::uint64_t> by_node_;
+};
+
+}  // namespace
+
+coro::task<void> lock_server(lock_inbox self, std::shared_ptr<transport::shm_segment> segment, bool recursive) {
   struct lock_waiter : waiter {
     std::uint64_t owner = 0;
+    std::uint64_t slot = 0;
   };
-  bool locked = false;
-  node_id holder_node = 0;
-  std::uint64_t holder = 0;
-  std::uint32_t depth = 0;
-  bool died = false;  // the last holder died holding it; tell the next one
+  lock_shared& sh = *segment->as<lock_shared>();
+  slot_table slots(sh);
+  // Who holds it when the word says overflow_slot (a runtime without a slot).
+  node_id overflow_holder = 0;
   std::deque<lock_waiter> waiting;
   client_watch clients;
+  const node_id here = self.owner().node();
 
-  auto hand_over = [&] {
-    locked = false;
-    depth = 0;
-    while (!waiting.empty()) {
-      lock_waiter w = std::move(waiting.front());
-      waiting.pop_front();
-      locked = true;
-      holder_node = w.client;
-      holder = w.owner;
-      depth = 1;
-      w.reply.reply(lock_grant{std::exchange(died, false), 1});
+  auto holder_node = [&](std::uint64_t w) -> node_id {
+    std::uint64_t slot = w & lock_shared::slot_mask;
+    if (slot == 0) return 0;
+    if (slot == lock_shared::overflow_slot) return overflow_holder;
+    return sh.slots[slot].load(std::memory_order_relaxed);
+  };
+  // Makes `w` (the owner-to-be) the holder; the word is written last.
+  auto install = [&](std::uint64_t slot, node_id node, std::uint64_t owner, std::uint64_t extra) {
+    if (recursive) {
+      sh.holder_owner.store(owner, std::memory_order_relaxed);
+      sh.depth.store(1, std::memory_order_relaxed);
+    }
+    if (slot == lock_shared::overflow_slot) overflow_holder = node;
+    sh.word.store(slot | extra, std::memory_order_release);
+  };
+  // The lock is free or its holder is done: the next waiter gets it.
+  auto hand_over = [&](bool died) {
+    if (waiting.empty()) {
+      if (recursive) {
+        sh.holder_owner.store(0, std::memory_order_relaxed);
+        sh.depth.store(0, std::memory_order_relaxed);
+      }
+      sh.word.store(died ? lock_shared::died_bit : 0, std::memory_order_release);
       return;
+    }
+    lock_waiter w = std::move(waiting.front());
+    waiting.pop_front();
+    install(w.slot, w.client, w.owner, waiting.empty() ? 0 : lock_shared::waiting_bit);
+    w.reply.reply(lock_grant{died, 1});
+  };
+  // No one waits any more: releases may take the fast path again.
+  auto clear_waiting = [&] {
+    if (!waiting.empty()) return;
+    std::uint64_t w = sh.word.load(std::memory_order_acquire);
+    while ((w & lock_shared::waiting_bit) != 0 &&
+           !sh.word.compare_exchange_weak(w, w & ~lock_shared::waiting_bit, std::memory_order_acq_rel)) {
     }
   };
 
@@ -42,51 +105,88 @@ coro::task<void> lock_server(lock_inbox self, bool recursive) {
         case 0: {
           auto& m = l->get<lock_acquire>();
           clients.see(self, m.client);
-          if (!locked) {
-            locked = true;
-            holder_node = m.client;
-            holder = m.owner;
-            depth = 1;
-            l->reply(lock_grant{std::exchange(died, false), 1});
-          } else if (recursive && holder_node == m.client && holder == m.owner) {
-            l->reply(lock_grant{false, ++depth});
-          } else if (!m.block) {
-            l->fail(error{errc::timeout, "the lock is held"});
-          } else {
-            waiting.push_back(lock_waiter{{l->take_responder(), m.client, m.ticket, m.deadline_ns}, m.owner});
+          const node_id client = m.client == 0 ? here : m.client;
+          const std::uint64_t slot = slots.of(client);
+          std::uint64_t w = sh.word.load(std::memory_order_acquire);
+          for (;;) {
+            if ((w & lock_shared::slot_mask) == 0) {
+              // Free (perhaps after a death): take it for the client.
+              if (sh.word.compare_exchange_weak(w, slot, std::memory_order_acq_rel)) {
+                install(slot, client, m.owner, 0);
+                l->reply(lock_grant{(w & lock_shared::died_bit) != 0, 1});
+                break;
+              }
+              continue;
+            }
+            if (recursive && holder_node(w) == client && sh.holder_owner.load(std::memory_order_relaxed) == m.owner) {
+              std::uint32_t d = sh.depth.load(std::memory_order_relaxed) + 1;
+              sh.depth.store(d, std::memory_order_relaxed);
+              l->reply(lock_grant{false, d});
+              break;
+            }
+            if (!m.block) {
+              l->fail(error{errc::timeout, "the lock is held"});
+              break;
+            }
+            // Held: from now on its release comes to us.
+            if ((w & lock_shared::waiting_bit) == 0 &&
+                !sh.word.compare_exchange_weak(w, w | lock_shared::waiting_bit, std::memory_order_acq_rel))
+              continue;
+            waiting.push_back(lock_waiter{{l->take_responder(), m.client, m.ticket, m.deadline_ns}, m.owner, slot});
+            break;
           }
           break;
         }
         case 1: {
           auto& m = l->get<lock_release>();
-          if (!locked) {
+          const node_id client = m.client == 0 ? here : m.client;
+          std::uint64_t w = sh.word.load(std::memory_order_acquire);
+          if ((w & lock_shared::slot_mask) == 0) {
             l->fail(error{errc::invalid_argument, "release of a lock that is not held"});
-          } else if (recursive && (holder_node != m.client || holder != m.owner)) {
+          } else if (recursive && holder_node(w) != client) {
+            l->fail(error{errc::invalid_argument, "release of an rlock by a task that does not own it"});
+          } else if (recursive && (w & lock_shared::slot_mask) == lock_shared::overflow_slot &&
+                     sh.holder_owner.load(std::memory_order_relaxed) != m.owner) {
             l->fail(error{errc::invalid_argument, "release of an rlock by a task that does not own it"});
           } else {
-            if (!recursive || --depth == 0) hand_over();
+            std::uint32_t d = recursive ? sh.depth.load(std::memory_order_relaxed) : 0;
+            if (recursive && (w & lock_shared::slot_mask) == lock_shared::overflow_slot && d > 1) {
+              sh.depth.store(d - 1, std::memory_order_relaxed);
+            } else {
+              hand_over(false);
+            }
             l->reply();
           }
           break;
         }
         case 2:
           withdraw(waiting, l->get<lock_withdraw>().client, l->get<lock_withdraw>().ticket);
+          clear_waiting();
           break;
-        case 3:
-          l->reply(lock_state{locked, holder_node, depth, waiting.size()});
+        case 3: {
+          std::uint64_t w = sh.word.load(std::memory_order_acquire);
+          bool held = (w & lock_shared::slot_mask) != 0;
+          l->reply(lock_state{held, held ? holder_node(w) : 0,
+                              held ? (recursive ? sh.depth.load(std::memory_order_relaxed) : 1u) : 0u,
+                              waiting.size()});
           break;
+        }
         case 4:
           if (auto node = clients.gone(l->get<down>())) {
             forget_client(waiting, *node);
-            if (locked && holder_node == *node) {
-              died = true;
-              hand_over();
+            std::uint64_t w = sh.word.load(std::memory_order_acquire);
+            if ((w & lock_shared::slot_mask) != 0 && holder_node(w) == *node) {
+              hand_over(true);
+            } else {
+              clear_waiting();
             }
+            slots.forget(*node);
           }
           break;
       }
     }
     expire(waiting, [](lock_waiter& w) { w.reply.fail(error{errc::timeout, "the lock was not acquired in time"}); });
+    clear_waiting();
   }
 }
 

@@ -18,6 +18,7 @@
 #include "framework/runtime/process.hpp"
 #include "framework/runtime/run.hpp"
 #include "framework/runtime/spawn.hpp"
+#include "framework/transport/socket_io.hpp"
 
 namespace troupe::detail {
 
@@ -96,20 +97,17 @@ coro::task<void> system_actor_body(system_inbox self) {
 
 // ---- the child's side of the handshake ----
 
-bool read_exactly(int fd, void* buf, std::size_t n) {
-  auto* p = static_cast<char*>(buf);
+// Reads exactly n bytes, keeping descriptors that come along (the
+// hello's: handles among the start arguments).
+bool read_exactly(int fd, void* buf, std::size_t n, std::vector<int>& fds) {
+  auto* p = static_cast<std::byte*>(buf);
   while (n > 0) {
-    pollfd pfd{fd, POLLIN, 0};
     // The parent writes the hello right after starting us; a minute of
     // silence means it is wedged, and waiting longer helps nobody.
-    int rc = ::poll(&pfd, 1, 60'000);
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc <= 0) return false;
-    ssize_t got = ::read(fd, p, n);
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return false;
-    p += got;
-    n -= static_cast<std::size_t>(got);
+    auto got = transport::receive_blocking(fd, std::span<std::byte>(p, n), fds, 60'000);
+    if (!got) return false;
+    p += *got;
+    n -= *got;
   }
   return true;
 }
@@ -128,13 +126,20 @@ void write_all(int fd, const std::vector<std::byte>& bytes) {
 
 result<hello> read_hello(int fd) {
   std::byte head[wire::frame_header::wire_size];
-  if (!read_exactly(fd, head, sizeof head)) return error{errc::closed, "no hello from the parent"};
+  std::vector<int> fds;
+  struct closer {
+    std::vector<int>& fds;
+    ~closer() { transport::close_fds(fds); }
+  } close_received{fds};
+  if (!read_exactly(fd, head, sizeof head, fds)) return error{errc::closed, "no hello from the parent"};
   auto h = wire::decode_header(head);
   if (!h) return h.error();
   if (h->kind != wire::frame_kind::control || h->type != hello::troupe_type_id)
     return error{errc::protocol_error, "the first frame from the parent is not a hello"};
   std::vector<std::byte> payload(h->length);
-  if (!read_exactly(fd, payload.data(), payload.size())) return error{errc::closed, "the hello was cut short"};
+  if (!read_exactly(fd, payload.data(), payload.size(), fds)) return error{errc::closed, "the hello was cut short"};
+  if (fds.size() != h->fds) return error{errc::protocol_error, "the hello's file descriptors did not arrive with it"};
+  wire::fd_decode_scope scope(fds);
   auto m = wire::from_bytes<hello>(payload);
   if (!m) return error{errc::protocol_error, "the hello did not decode: " + m.error().message};
   return std::move(*m);
@@ -242,9 +247,7 @@ int child_main(pid_t parent) {
     opts.node = h->child_node;
     runtime rt(opts);
     parent_watch watch(h->name);
-    auto stream = uv::stream::adopt_fd(rt.loop(), child_link_fd);
-    if (!stream) return exit_code_parent_lost;
-    auto l = rt.add_link(std::move(*stream), h->parent_node, &watch, true);
+    auto l = rt.add_link(child_link_fd, h->parent_node, &watch, true);
     if (!l) return exit_code_parent_lost;
     wire::frame_header fh;
     fh.kind = wire::frame_kind::control;

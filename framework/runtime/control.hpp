@@ -13,6 +13,7 @@
 #include "framework/runtime/actor_ref.hpp"
 #include "framework/runtime/code_address.hpp"
 #include "framework/runtime/exit_reason.hpp"
+#include "framework/wire/packed.hpp"
 
 namespace troupe::detail {
 
@@ -42,7 +43,7 @@ struct hello {
   bool serve = false;         ///< no entry: serve actors until told to stop
   code_address entry;         ///< the trampoline that decodes args and calls target
   code_address target;        ///< the user's function
-  std::vector<std::byte> args;
+  wire::packed args;
 };
 
 /// Child → parent: the handshake succeeded.
@@ -86,7 +87,7 @@ struct spawn_request {
   using response = actor_ref;
   code_address entry;
   code_address target;
-  std::vector<std::byte> args;
+  wire::packed args;
 };
 
 /// Message to a runtime's system actor: `watcher` wants a down for `target`.

@@ -1,21 +1,33 @@
 #include "framework/runtime/link.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
 #include <cstdio>
 #include <utility>
+
+#include "framework/transport/socket_io.hpp"
 
 #include "framework/runtime/runtime.hpp"
 
 namespace troupe::detail {
 
-link::link(runtime& rt, uv::stream s, node_id peer, link_handler* handler)
-    : rt_(rt), stream_(std::move(s)), peer_(peer), handler_(handler), reader_(wire::default_max_payload) {
+link::link(runtime& rt, int socket_fd, node_id peer, link_handler* handler)
+    : rt_(rt), peer_(peer), handler_(handler), reader_(wire::default_max_payload) {
   nodes_.push_back(peer);
+  auto w = uv::fd_watch::open(rt.loop(), socket_fd, this);
+  if (w) watch_ = std::move(*w);
 }
 
 link::~link() {
   // The runtime releases a link only after its writer stopped; any blocked
   // sender was woken by fail() or close_gracefully().
   TROUPE_ASSERT(!writer_running_, "link destroyed while its writer runs");
+  for (auto* v : {&out_fds_, &inflight_fds_})
+    for (const outgoing_fd& o : *v) ::close(o.fd);
+  transport::close_fds(received_fds_);
+  transport::close_fds(frame_fds_);
 }
 
 void link::add_node(node_id n) {
@@ -25,7 +37,9 @@ void link::add_node(node_id n) {
 }
 
 result<void> link::start() {
-  auto r = stream_.start_reading(this);
+  if (!watch_) return error{errc::system_error, "the link's socket could not be watched"};
+  reading_ = true;
+  auto r = watch_.watch(uv::fd_watch::readable);
   if (!r) return r;
   writer_running_ = true;
   rt_.actor_started();  // the writer counts as a root: shutdown waits for it
@@ -33,14 +47,37 @@ result<void> link::start() {
   return {};
 }
 
-void link::append_raw(const wire::frame_header& h, std::span<const std::byte> payload) {
+void link::append_raw(const wire::frame_header& h, std::span<const std::byte> payload, std::span<const int> fds) {
   if (!up()) return;
-  transport::append_frame(out_, h, payload);
+  scratch_fds_.clear();
+  for (int fd : fds) {
+    int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) {
+      // Forwarding it without its descriptors would make it undecodable.
+      transport::close_fds(scratch_fds_);
+      std::fprintf(stderr, "troupe: a routed frame was dropped: dup failed\n");
+      return;
+    }
+    scratch_fds_.push_back(copy);
+  }
+  const std::size_t at = out_.size();
+  wire::frame_header copy = h;
+  copy.fds = static_cast<std::uint32_t>(scratch_fds_.size());
+  transport::append_frame(out_, copy, payload);
+  adopt_fds(at, scratch_fds_);
   flush();
 }
 
+void link::adopt_fds(std::size_t offset, std::vector<int>& fds) {
+  for (int fd : fds) out_fds_.push_back(outgoing_fd{offset, fd});
+  fds.clear();
+}
+
 void link::flush() noexcept {
-  if (writer_waiting_) rt_.loop().schedule(std::exchange(writer_waiting_, {}));
+  // A writer waiting for the socket to drain is woken by the socket, or
+  // when the link goes down.
+  if (writer_waiting_ && (!want_writable_ || state_ != state::up))
+    rt_.loop().schedule(std::exchange(writer_waiting_, {}));
 }
 
 void link::block(blocked_sender* s) noexcept {
@@ -65,12 +102,28 @@ void link::wake_blocked() noexcept {
   }
 }
 
-// The writer parks here while there is nothing to send.
+// The writer parks here while there is nothing to send, or (writable)
+// until the socket takes more.
 struct writer_wait {
   link* self;
-  bool await_ready() const noexcept { return !self->out_.empty() || self->state_ != link::state::up; }
-  void await_suspend(std::coroutine_handle<> h) noexcept { self->writer_waiting_ = h; }
-  void await_resume() const noexcept {}
+  bool writable = false;
+  bool await_ready() const noexcept {
+    if (self->state_ == link::state::lost) return true;
+    return !writable && (!self->out_.empty() || self->state_ != link::state::up);
+  }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    self->writer_waiting_ = h;
+    if (writable) {
+      self->want_writable_ = true;
+      (void)self->watch_.watch((self->reading_ ? uv::fd_watch::readable : 0) | uv::fd_watch::writable);
+    }
+  }
+  void await_resume() const noexcept {
+    if (writable) {
+      self->want_writable_ = false;
+      (void)self->watch_.watch(self->reading_ ? uv::fd_watch::readable : 0);
+    }
+  }
 };
 
 coro::detail::detached link::write_loop(link* self) {
@@ -81,22 +134,64 @@ coro::detail::detached link::write_loop(link* self) {
       if (self->state_ == state::closing) break;
       continue;
     }
-    // Everything appended since the last write goes out in one write.
+    // Everything appended since the last write goes out in one send, split
+    // only where a frame carries descriptors: they go with its first byte.
     std::swap(self->out_, self->inflight_);
-    auto written = co_await self->stream_.write(self->inflight_);
-    self->inflight_.clear();
-    if (!written) {
-      if (self->state_ == state::up) {
-        exit_reason why;
-        why.what = exit_reason::kind::node_lost;
-        why.message = "write failed: " + written.error().describe();
-        self->fail(why);
+    std::swap(self->out_fds_, self->inflight_fds_);
+    if (self->peer_closed_) self->inflight_.clear();
+    std::size_t pos = 0;
+    std::size_t next_fd = 0;
+    bool failed = false;
+    const int fd = self->watch_.fd();
+    while (pos < self->inflight_.size()) {
+      std::size_t fd_end = next_fd;
+      std::array<int, wire::max_frame_fds> fds{};
+      std::size_t count = 0;
+      while (fd_end < self->inflight_fds_.size() && self->inflight_fds_[fd_end].offset == pos)
+        fds[count++] = self->inflight_fds_[fd_end++].fd;
+      const std::size_t stop =
+          fd_end < self->inflight_fds_.size() ? self->inflight_fds_[fd_end].offset : self->inflight_.size();
+      auto sent = fd < 0 ? result<std::size_t>(error{errc::closed, "link closed"})
+                         : transport::send_some(fd, std::span(self->inflight_).subspan(pos, stop - pos),
+                                                std::span<const int>(fds.data(), count));
+      if (!sent && sent.code() == errc::closed && self->reading_) {
+        // The peer is gone, but what it sent before may still wait in the
+        // socket (a child's last words): the reader reports the end once
+        // it has read everything. Until then, writes go nowhere.
+        self->peer_closed_ = true;
+        failed = false;
+        break;
       }
-      break;
+      if (!sent) {
+        if (self->state_ == state::up) {
+          exit_reason why;
+          why.what = exit_reason::kind::node_lost;
+          why.message = "write failed: " + sent.error().describe();
+          self->fail(why);
+        }
+        failed = true;
+        break;
+      }
+      if (*sent == 0) {
+        co_await writer_wait{self, true};
+        if (self->state_ == state::lost) {
+          failed = true;
+          break;
+        }
+        continue;
+      }
+      // The kernel holds the descriptors now; ours can go.
+      for (std::size_t i = 0; i < count; ++i) ::close(fds[i]);
+      next_fd = fd_end;
+      pos += *sent;
     }
+    for (std::size_t i = next_fd; i < self->inflight_fds_.size(); ++i) ::close(self->inflight_fds_[i].fd);
+    self->inflight_fds_.clear();
+    self->inflight_.clear();
+    if (failed) break;
     if (self->out_.size() < low_watermark) self->wake_blocked();
   }
-  self->stream_.close();
+  self->watch_.close();
   self->out_.clear();
   self->wake_blocked();
   self->writer_running_ = false;
@@ -105,17 +200,66 @@ coro::detail::detached link::write_loop(link* self) {
   rt.actor_finished();
 }
 
-std::span<std::byte> link::prepare() noexcept { return reader_.prepare(); }
+void link::on_ready(int events, int status) noexcept {
+  if (status < 0) {
+    // POLLERR: the peer closed with our data unread (a reset). What it sent
+    // before is still in the socket; read it, then the receive reports the
+    // end. libuv has stopped the watch.
+    if (reading_) read_available(1 << 12);
+    if (reading_ && state_ == state::up) ended(system_error("poll on the link", status));
+    return;
+  }
+  if ((events & uv::fd_watch::writable) != 0 && want_writable_ && writer_waiting_)
+    rt_.loop().schedule(std::exchange(writer_waiting_, {}));
+  if ((events & uv::fd_watch::readable) != 0 && reading_) read_available();
+}
 
-void link::received(std::size_t n) noexcept {
-  reader_.commit(n);
+void link::read_available(int max_reads) noexcept {
+  // A bounded number of receives per turn keeps one busy link from
+  // starving the rest of the loop; the watch is level-triggered.
+  for (int i = 0; i < max_reads && reading_ && state_ == state::up; ++i) {
+    auto got = transport::receive_some(watch_.fd(), reader_.prepare(), received_fds_);
+    if (!got) {
+      if (got.code() == errc::protocol_error) fail_protocol(got.error().message);
+      else ended(got.error());
+      return;
+    }
+    if (*got == 0) return;
+    reader_.commit(*got);
+    process_frames();
+  }
+}
+
+void link::process_frames() noexcept {
   transport::frame_view f;
   while (state_ == state::up) {
     switch (reader_.next(f)) {
-      case transport::frame_reader::status::frame:
-        rt_.on_frame(*this, f);
+      case transport::frame_reader::status::frame: {
+              const std::size_t want = f.header.fds;
+        if (want > received_fds_.size() - received_fds_taken_) {
+          fail_protocol("a frame claims " + std::to_string(want) + " file descriptors that did not arrive with it");
+          return;
+        }
+        frame_fds_.assign(received_fds_.begin() + static_cast<std::ptrdiff_t>(received_fds_taken_),
+                          received_fds_.begin() + static_cast<std::ptrdiff_t>(received_fds_taken_ + want));
+        received_fds_taken_ += want;
+        if (received_fds_taken_ == received_fds_.size()) {
+          received_fds_.clear();
+          received_fds_taken_ = 0;
+        }
+        f.fds = frame_fds_;
+        {
+          wire::fd_decode_scope scope(frame_fds_);
+          rt_.on_frame(*this, f);
+        }
+        transport::close_fds(frame_fds_);
         continue;
+      }
       case transport::frame_reader::status::need_more:
+        // Descriptors belong to the frame they arrived with; any beyond
+        // what the frame in progress may claim were sent on their own.
+        if (received_fds_.size() - received_fds_taken_ > (reader_.buffered() == 0 ? 0 : wire::max_frame_fds))
+          fail_protocol("file descriptors arrived without a frame to carry them");
         return;
       case transport::frame_reader::status::error:
         fail_protocol(reader_.failure().message);
@@ -125,6 +269,9 @@ void link::received(std::size_t n) noexcept {
 }
 
 void link::ended(error e) noexcept {
+  // Level-triggered: an ended stream would report itself every turn.
+  reading_ = false;
+  (void)watch_.watch(want_writable_ ? uv::fd_watch::writable : 0);
   if (state_ != state::up) return;
   if (handler_ != nullptr) {
     handler_->on_ended(*this, e);
@@ -139,11 +286,19 @@ void link::ended(error e) noexcept {
 void link::fail(const exit_reason& why) noexcept {
   if (state_ == state::lost) return;
   state_ = state::lost;
-  stream_.close();
+  reading_ = false;
+  watch_.close();
   flush();
   wake_blocked();
   rt_.link_lost(*this, why);
   if (link_handler* h = std::exchange(handler_, nullptr)) h->on_lost(*this, why);
+}
+
+void link::fail_after_draining(const exit_reason& why) noexcept {
+  // Bounded: a peer that is gone sends nothing more, but a socket can hold
+  // a few megabytes.
+  if (state_ == state::up && reading_) read_available(1 << 12);
+  fail(why);
 }
 
 void link::fail_protocol(std::string message) noexcept {
@@ -155,6 +310,8 @@ void link::fail_protocol(std::string message) noexcept {
 void link::close_gracefully() noexcept {
   if (state_ != state::up) return;
   state_ = state::closing;
+  reading_ = false;
+  (void)watch_.watch(want_writable_ ? uv::fd_watch::writable : 0);
   flush();
 }
 

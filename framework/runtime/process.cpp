@@ -12,7 +12,6 @@
 #include "framework/coro/detached.hpp"
 #include "framework/runtime/control.hpp"
 #include "framework/runtime/link.hpp"
-#include "framework/uv/stream.hpp"
 #include "framework/uv/timer.hpp"
 
 namespace troupe {
@@ -60,7 +59,7 @@ struct process_state final : link_handler, uv::timer_node {
   start_method method = start_method::spawn;
   raw_function entry = nullptr;
   raw_function target = nullptr;
-  std::vector<std::byte> args;
+  wire::packed args;
 
   bool started = false;
   bool closed = false;
@@ -137,7 +136,7 @@ struct process_state final : link_handler, uv::timer_node {
   void observe_exit(exit_status s) noexcept {
     if (status) return;
     status = s;
-    if (lnk != nullptr) lnk->fail(reason_of(s));
+    if (lnk != nullptr) lnk->fail_after_draining(reason_of(s));
     while (exit_waiter* w = waiters) {
       waiters = w->next;
       rt->loop().remove_timer(w);
@@ -236,7 +235,7 @@ process process::host(process_options options) {
 }
 
 void process::init(process_options options, detail::raw_function entry, detail::raw_function target,
-                   std::vector<std::byte> args) {
+                   wire::packed args) {
   state_ = std::make_shared<detail::process_state>();
   auto& st = *state_;
   st.name = options.name.empty() ? "process-" + std::to_string(detail::process_counter.fetch_add(1) + 1)
@@ -289,12 +288,7 @@ void process::start() {
   st.node = (static_cast<node_id>(st.os.pid) << 20) | 1;
   h.child_node = st.node;
 
-  auto stream = uv::stream::adopt_fd(rt.loop(), std::exchange(st.os.link_fd, -1));
-  if (!stream) {
-    st.signal(SIGKILL);
-    throw error_exception(stream.error());
-  }
-  auto l = rt.add_link(std::move(*stream), st.node, &st, false);
+  auto l = rt.add_link(std::exchange(st.os.link_fd, -1), st.node, &st, false);
   if (l) {
     st.lnk = *l;
     wire::frame_header fh;
@@ -369,7 +363,7 @@ void process::close() {
 }
 
 coro::task<result<actor_ref>> process::spawn_remote(detail::raw_function entry, detail::raw_function target,
-                                                   std::vector<std::byte> args) {
+                                                   wire::packed args) {
   if (!state_ || !state_->started || state_->status)
     co_return error{errc::invalid_argument, "spawn() needs a running process"};
   detail::spawn_request req;

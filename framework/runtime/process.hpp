@@ -22,6 +22,7 @@
 #include "framework/runtime/runtime.hpp"
 #include "framework/runtime/spawn.hpp"
 #include "framework/wire/codec.hpp"
+#include "framework/wire/packed.hpp"
 
 namespace troupe {
 
@@ -51,8 +52,8 @@ void set_start_method(start_method m) noexcept;
 
 namespace detail {
 
-using entry_fn = coro::task<int> (*)(raw_function target, std::span<const std::byte> args);
-using spawn_fn = result<actor_ref> (*)(runtime& rt, raw_function target, std::span<const std::byte> args);
+using entry_fn = coro::task<int> (*)(raw_function target, const wire::packed& args);
+using spawn_fn = result<actor_ref> (*)(runtime& rt, raw_function target, const wire::packed& args);
 
 template <class F>
 struct target_traits;
@@ -68,17 +69,16 @@ inline constexpr bool valid_target_result = std::is_void_v<T> || std::is_same_v<
                                             std::is_same_v<T, coro::task<void>> || std::is_same_v<T, coro::task<int>>;
 
 template <class Tuple>
-result<Tuple> decode_args(std::span<const std::byte> bytes) {
-  auto args = wire::from_bytes<Tuple>(bytes);
+result<Tuple> decode_args(const wire::packed& packed) {
+  auto args = packed.unpack<Tuple>();
   if (!args) return error{errc::decode_error, "the arguments did not decode: " + args.error().message};
   return std::move(*args);
 }
 
-// Runs in the child: decodes the arguments and calls the target.
 template <class R, class... A>
-coro::task<int> run_entry(raw_function target, std::span<const std::byte> bytes) {
+coro::task<int> run_decoded(raw_function target, result<std::tuple<std::decay_t<A>...>> decoded) {
   auto fn = reinterpret_cast<R (*)(A...)>(target);
-  auto args = decode_args<std::tuple<std::decay_t<A>...>>(bytes).value();
+  auto args = std::move(decoded).value();
   if constexpr (std::is_same_v<R, coro::task<void>>) {
     coro::task<void> t = std::apply(fn, std::move(args));
     co_await std::move(t);
@@ -94,8 +94,15 @@ coro::task<int> run_entry(raw_function target, std::span<const std::byte> bytes)
   }
 }
 
+// Runs in the child: decodes the arguments (now, while the descriptors
+// that came with them are at hand) and returns the task calling the target.
+template <class R, class... A>
+coro::task<int> run_entry(raw_function target, const wire::packed& bytes) {
+  return run_decoded<R, A...>(target, decode_args<std::tuple<std::decay_t<A>...>>(bytes));
+}
+
 template <class Inbox, class... A>
-result<actor_ref> spawn_function_entry(runtime& rt, raw_function target, std::span<const std::byte> bytes) {
+result<actor_ref> spawn_function_entry(runtime& rt, raw_function target, const wire::packed& bytes) {
   auto fn = reinterpret_cast<coro::task<void> (*)(Inbox, A...)>(target);
   auto args = decode_args<std::tuple<std::decay_t<A>...>>(bytes);
   if (!args) return args.error();
@@ -103,7 +110,7 @@ result<actor_ref> spawn_function_entry(runtime& rt, raw_function target, std::sp
 }
 
 template <class C, class... A>
-result<actor_ref> spawn_class_entry(runtime& rt, raw_function, std::span<const std::byte> bytes) {
+result<actor_ref> spawn_class_entry(runtime& rt, raw_function, const wire::packed& bytes) {
   auto args = decode_args<std::tuple<A...>>(bytes);
   if (!args) return args.error();
   return std::apply([&](auto&... a) { return troupe::spawn<C>(rt, std::move(a)...); }, *args);
@@ -138,7 +145,7 @@ auto as_function_pointer(F target) {
 }
 
 template <class Traits, class... Args>
-std::vector<std::byte> encode_args(Args&&... args) {
+wire::packed encode_args(Args&&... args) {
   using Tuple = typename Traits::args_tuple;
   static_assert(Traits::arity == sizeof...(Args), "troupe: the number of arguments does not match the target's parameters");
   static_assert(all_encodable<Tuple>(std::make_index_sequence<std::tuple_size_v<Tuple>>{}),
@@ -147,7 +154,7 @@ std::vector<std::byte> encode_args(Args&&... args) {
                 "references to this process's memory cannot cross");
   static_assert(std::is_constructible_v<Tuple, Args&&...>,
                 "troupe: the arguments cannot be converted to the target's parameter types");
-  return wire::to_bytes(Tuple(std::forward<Args>(args)...));
+  return wire::packed::of(Tuple(std::forward<Args>(args)...));
 }
 
 }  // namespace detail
@@ -237,7 +244,7 @@ class process {
     static_assert(detail::all_encodable<Tuple>(std::make_index_sequence<sizeof...(Args)>{}),
                   "troupe: the constructor arguments of an actor started in another process must be encodable");
     detail::spawn_fn e = &detail::spawn_class_entry<C, std::decay_t<Args>...>;
-    return spawn_remote(detail::erase(e), detail::raw_function{}, wire::to_bytes(Tuple(std::forward<Args>(args)...)));
+    return spawn_remote(detail::erase(e), detail::raw_function{}, wire::packed::of(Tuple(std::forward<Args>(args)...)));
   }
 
  private:
@@ -250,15 +257,14 @@ class process {
     return &detail::spawn_function_entry<Inbox, A...>;
   }
   template <class R, class Inbox, class... A, class... Args>
-  static std::vector<std::byte> encode_spawn_args(R (*)(Inbox, A...), Args&&... args) {
+  static wire::packed encode_spawn_args(R (*)(Inbox, A...), Args&&... args) {
     static_assert(std::is_same_v<R, coro::task<void>>, "troupe: an actor function returns task<void>");
     return detail::encode_args<detail::target_traits<void (*)(A...)>>(std::forward<Args>(args)...);
   }
 
-  void init(process_options options, detail::raw_function entry, detail::raw_function target,
-            std::vector<std::byte> args);
+  void init(process_options options, detail::raw_function entry, detail::raw_function target, wire::packed args);
   coro::task<result<actor_ref>> spawn_remote(detail::raw_function entry, detail::raw_function target,
-                                             std::vector<std::byte> args);
+                                             wire::packed args);
 
   std::shared_ptr<detail::process_state> state_;
 };

@@ -206,7 +206,8 @@ class runtime {
 
   /// Adopts a connected stream as a link to `peer`, routes `peer` through it
   /// and starts it. A link marked `to_parent` is also the default route.
-  result<detail::link*> add_link(uv::stream s, node_id peer, detail::link_handler* handler, bool to_parent);
+  /// Takes ownership of `socket_fd`.
+  result<detail::link*> add_link(int socket_fd, node_id peer, detail::link_handler* handler, bool to_parent);
   /// The link that leads to node `n`, or nullptr.
   [[nodiscard]] detail::link* route(node_id n) const noexcept;
   [[nodiscard]] detail::link* parent_link() const noexcept { return parent_link_; }

@@ -15,10 +15,10 @@ namespace detail {
 void start_system_actor(runtime& rt);
 }
 
-result<detail::link*> runtime::add_link(uv::stream s, node_id peer, detail::link_handler* handler,
+result<detail::link*> runtime::add_link(int socket_fd, node_id peer, detail::link_handler* handler,
                                         bool to_parent) {
   if (find(system_actor(node_)) == nullptr) detail::start_system_actor(*this);
-  auto owned = std::make_unique<detail::link>(*this, std::move(s), peer, handler);
+  auto owned = std::make_unique<detail::link>(*this, socket_fd, peer, handler);
   detail::link* l = owned.get();
   links_.push_back(std::move(owned));
   routes_[peer] = l;
@@ -159,7 +159,7 @@ void runtime::forward_frame(detail::link& from, const transport::frame_view& f) 
       send_reply_frame(from, f, error{errc::peer_down, "node " + std::to_string(f.header.dest_node) + " is unreachable"});
     return;
   }
-  to->append_raw(f.header, f.payload);
+  to->append_raw(f.header, f.payload, f.fds);
 }
 
 void runtime::handle_control(detail::link& l, const transport::frame_view& f) noexcept {

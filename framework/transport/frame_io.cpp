@@ -1,5 +1,7 @@
 #include "framework/transport/frame_io.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -14,6 +16,11 @@ void append_frame(std::vector<std::byte>& out, wire::frame_header header,
                                   out.data() + at, wire::frame_header::wire_size));
   if (!payload.empty())
     std::memcpy(out.data() + at + wire::frame_header::wire_size, payload.data(), payload.size());
+}
+
+void close_fds(std::vector<int>& fds) noexcept {
+  for (int fd : fds) ::close(fd);
+  fds.clear();
 }
 
 frame_reader::frame_reader(std::uint32_t max_payload) : buf_(16 * 1024), max_payload_(max_payload) {}

@@ -3,10 +3,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <stdexcept>
 #include <vector>
 
 #include "framework/base/error.hpp"
 #include "framework/wire/codec.hpp"
+#include "framework/wire/fd_carrier.hpp"
 #include "framework/wire/frame.hpp"
 
 namespace troupe::transport {
@@ -16,7 +18,13 @@ namespace troupe::transport {
 struct frame_view {
   wire::frame_header header;
   std::span<const std::byte> payload;
+  /// Descriptors that came with the frame (header.fds of them), owned by
+  /// the link that received it and closed after the frame was handled.
+  std::span<const int> fds;
 };
+
+/// Closes every descriptor in `fds` and clears it.
+void close_fds(std::vector<int>& fds) noexcept;
 
 /// Appends a frame (header + payload) to `out`. The header's length field
 /// is set from the payload.
@@ -25,17 +33,42 @@ void append_frame(std::vector<std::byte>& out, wire::frame_header header,
 
 /// Appends a frame whose payload is the encoding of `msg`, encoded straight
 /// into `out` behind the header (no intermediate buffer); the length is
-/// patched in afterwards.
+/// patched in afterwards. Descriptors the encoding attaches (shared-memory
+/// handles) are appended to `fds`, which must start empty; the header
+/// counts them. If encoding throws, `out` is as before and `fds` is closed.
 template <class T>
-void append_message_frame(std::vector<std::byte>& out, wire::frame_header header, const T& msg) {
+void append_message_frame(std::vector<std::byte>& out, wire::frame_header header, const T& msg,
+                          std::vector<int>& fds) {
   const std::size_t at = out.size();
   out.resize(at + wire::frame_header::wire_size);
-  wire::writer w(out);
-  wire::encode(w, msg);
+  try {
+    wire::fd_encode_scope scope(fds);
+    wire::writer w(out);
+    wire::encode(w, msg);
+  } catch (...) {
+    out.resize(at);
+    close_fds(fds);
+    throw;
+  }
+  header.fds = static_cast<std::uint32_t>(fds.size());
   header.length = static_cast<std::uint32_t>(out.size() - at - wire::frame_header::wire_size);
   header.type = wire::type_id<T>();
   wire::encode_header(header, std::span<std::byte, wire::frame_header::wire_size>(out.data() + at,
                                                                                    wire::frame_header::wire_size));
+}
+
+/// As above, for a channel that carries no descriptors: a message that
+/// would attach one throws std::logic_error and nothing is appended.
+template <class T>
+void append_message_frame(std::vector<std::byte>& out, wire::frame_header header, const T& msg) {
+  std::vector<int> fds;
+  const std::size_t at = out.size();
+  append_message_frame(out, header, msg, fds);
+  if (!fds.empty()) {
+    out.resize(at);
+    close_fds(fds);
+    throw std::logic_error("this connection cannot carry shared-memory handles");
+  }
 }
 
 /// Reassembles frames from a byte stream that arrives in pieces of any

@@ -28,7 +28,7 @@ void encode_header(const frame_header& h, std::span<std::byte, frame_header::wir
   put(p, static_cast<std::uint8_t>(h.kind));
   put(p, h.length);
   put(p, h.flags);
-  put(p, h.reserved);
+  put(p, h.fds);
   put(p, h.dest_node);
   put(p, h.dest_actor);
   put(p, h.src_node);
@@ -57,8 +57,10 @@ result<frame_header> decode_header(std::span<const std::byte> in, std::uint32_t 
   h.flags = get<std::uint32_t>(p);
   if ((h.flags & ~static_cast<std::uint32_t>(known_frame_flags)) != 0)
     return protocol("unknown frame flags");
-  h.reserved = get<std::uint32_t>(p);
-  if (h.reserved != 0) return protocol("reserved header word is not zero");
+  h.fds = get<std::uint32_t>(p);
+  if (h.fds > max_frame_fds)
+    return protocol("frame claims " + std::to_string(h.fds) + " file descriptors, more than " +
+                    std::to_string(max_frame_fds));
   h.dest_node = get<std::uint64_t>(p);
   h.dest_actor = get<std::uint64_t>(p);
   h.src_node = get<std::uint64_t>(p);

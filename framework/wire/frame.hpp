@@ -37,7 +37,7 @@ struct frame_header {
   frame_kind kind = frame_kind::message;
   std::uint32_t length = 0;  ///< payload bytes after the header
   std::uint32_t flags = 0;
-  std::uint32_t reserved = 0;  ///< must be zero
+  std::uint32_t fds = 0;  ///< file descriptors sent along (SCM_RIGHTS), at most max_frame_fds
   std::uint64_t dest_node = 0;
   std::uint64_t dest_actor = 0;
   std::uint64_t src_node = 0;
@@ -48,6 +48,9 @@ struct frame_header {
   friend bool operator==(const frame_header&, const frame_header&) = default;
 };
 
+/// Most file descriptors one frame may carry.
+inline constexpr std::uint32_t max_frame_fds = 16;
+
 /// Default ceiling on one frame's payload; links may set their own.
 inline constexpr std::uint32_t default_max_payload = 64u << 20;
 
@@ -55,7 +58,7 @@ inline constexpr std::uint32_t default_max_payload = 64u << 20;
 void encode_header(const frame_header& h, std::span<std::byte, frame_header::wire_size> out) noexcept;
 
 /// Parses and validates a header from untrusted bytes: magic, version, kind,
-/// flags, the reserved word and the payload length against `max_payload`.
+/// flags, the descriptor count and the payload length against `max_payload`.
 /// Any violation is errc::protocol_error with a message naming the field.
 result<frame_header> decode_header(std::span<const std::byte> in,
                                    std::uint32_t max_payload = default_max_payload);

@@ -22,6 +22,7 @@
 
 #include "framework/runtime/control.hpp"
 #include "framework/transport/frame_io.hpp"
+#include "framework/uv/stream.hpp"
 
 using namespace std::chrono_literals;
 using troupe::actor_ref;

@@ -241,7 +241,7 @@ TEST_CASE("malformed frame headers each give a named protocol error") {
       {"kind zero", 3, std::byte{0}, "kind"},
       {"unknown kind", 3, std::byte{200}, "kind"},
       {"unknown flag", 8, std::byte{1}, "flags"},
-      {"reserved set", 12, std::byte{1}, "reserved"},
+      {"too many descriptors", 12, std::byte{17}, "file descriptors"},
       {"oversized length", 7, std::byte{0x7f}, "exceeds"},
   };
   for (const auto& m : table) {

@@ -1,0 +1,158 @@
+#include "actors/lock/lock.hpp"
+
+#include <sched.h>
+
+#include <random>
+
+namespace troupe {
+
+namespace actors::detail {
+
+std::uint64_t fresh_owner_id() noexcept {
+  // Unique within a node is enough (the server pairs it with the node id);
+  // random so that ids of a restarted process do not repeat.
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  std::uint64_t id = gen();
+  return id == 0 ? 1 : id;
+}
+
+namespace {
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+}  // namespace
+
+bool spin_for(std::atomic<std::uint64_t>& word, std::uint64_t slot) noexcept {
+  // A short busy spin catches a holder on another core finishing a short
+  // critical section; then a few yields let a holder that shares our core
+  // run. Past that, waiting belongs to the server (no CPU burnt).
+  for (int round = 0; round < 64; ++round) {
+    for (int i = 0; i < 64; ++i) {
+      std::uint64_t w = word.load(std::memory_order_relaxed);
+      if (w == 0 && word.compare_exchange_weak(w, slot, std::memory_order_acquire, std::memory_order_relaxed))
+        return true;
+      if ((w & (lock_shared::waiting_bit | lock_shared::died_bit)) != 0) return false;
+      cpu_relax();
+    }
+    ::sched_yield();
+  }
+  return false;
+}
+
+std::uint64_t lock_base::my_slot() const noexcept {
+  const node_id me = runtime::current().node();
+  lock_shared& s = shared();
+  if (slot_ != 0 && s.slots[slot_].load(std::memory_order_acquire) == me) return slot_;
+  slot_ = 0;
+  for (std::uint64_t k = 1; k <= lock_shared::max_slots; ++k) {
+    if (s.slots[k].load(std::memory_order_acquire) == me) {
+      slot_ = k;
+      break;
+    }
+  }
+  return slot_;
+}
+
+std::optional<lock_grant> lock_base::try_fast(bool spin) const noexcept {
+  if (!segment_) return std::nullopt;
+  const std::uint64_t slot = my_slot();
+  if (slot == 0) return std::nullopt;  // the server registers us first
+  lock_shared& s = shared();
+  std::uint64_t w = s.word.load(std::memory_order_relaxed);
+  if (recursive_ && (w & lock_shared::slot_mask) == slot &&
+      s.holder_owner.load(std::memory_order_relaxed) == owner_) {
+    // Ours already: only this owner writes depth while it holds the lock.
+    std::uint32_t d = s.depth.load(std::memory_order_relaxed) + 1;
+    s.depth.store(d, std::memory_order_relaxed);
+    return lock_grant{false, d};
+  }
+  bool taken = w == 0 && s.word.compare_exchange_strong(w, slot, std::memory_order_acquire, std::memory_order_relaxed);
+  // Spinning on a holder of this same runtime would only keep it from
+  // running; that wait belongs to the server.
+  if (!taken && spin && (w & lock_shared::slot_mask) != slot) taken = spin_for(s.word, slot);
+  if (!taken) return std::nullopt;
+  if (recursive_) {
+    s.holder_owner.store(owner_, std::memory_order_relaxed);
+    s.depth.store(1, std::memory_order_relaxed);
+  }
+  return lock_grant{false, 1};
+}
+
+lock_base::released lock_base::release_fast() const noexcept {
+  // Without a shared word (a condition's lock) the server holds the state.
+  if (!segment_) return released::ask_server;
+  lock_shared& s = shared();
+  const std::uint64_t slot = my_slot();
+  std::uint64_t w = s.word.load(std::memory_order_relaxed);
+  const std::uint64_t holder = w & lock_shared::slot_mask;
+  if (holder == 0) return released::not_held;
+  if (recursive_) {
+    if (slot == 0 || holder != slot || s.holder_owner.load(std::memory_order_relaxed) != owner_) {
+      // Held through the server by a runtime without a slot: it judges.
+      return holder == lock_shared::overflow_slot ? released::ask_server : released::not_held;
+    }
+    std::uint32_t d = s.depth.load(std::memory_order_relaxed);
+    if (d > 1) {
+      s.depth.store(d - 1, std::memory_order_relaxed);
+      return released::done;
+    }
+    // Cleared before the word is: once the word says free, another holder
+    // may write its own owner id.
+    s.holder_owner.store(0, std::memory_order_relaxed);
+    s.depth.store(0, std::memory_order_relaxed);
+  } else if (slot == 0 || holder != slot) {
+    // A plain lock may be released by anyone (as in Python); the server
+    // does it for holders other than this runtime.
+    return released::ask_server;
+  }
+  std::uint64_t expected = slot;
+  if (s.word.compare_exchange_strong(expected, 0, std::memory_order_release, std::memory_order_relaxed))
+    return released::done;
+  // `waiting` is set: the server hands the lock to the next waiter.
+  return released::ask_server;
+}
+
+error lock_base::not_held_error() const {
+  return recursive_ ? error{errc::invalid_argument, "release of an rlock by a task that does not own it"}
+                    : error{errc::invalid_argument, "release of a lock that is not held"};
+}
+
+coro::task<result<lock_grant>> lock_base::slow_acquire(actor_ref server, lock_base self, std::uint64_t deadline,
+                                                        std::chrono::nanoseconds wait, std::stop_token stop,
+                                                        bool block) {
+  auto ticket = next_ticket();
+  node_id here = runtime::current().node();
+  lock_acquire msg{here, self.owner_, ticket, deadline, block};
+  lock_withdraw withdraw{here, ticket};
+  co_return co_await ask<lock_grant>(server, msg, withdraw, wait, std::move(stop));
+}
+
+coro::task<result<void>> lock_base::slow_release(actor_ref server, lock_release msg) {
+  co_return co_await server.request<void>(msg, std::chrono::nanoseconds::max());
+}
+
+}  // namespace actors::detail
+
+namespace {
+std::shared_ptr<transport::shm_segment> lock_segment_or_throw() {
+  auto seg = transport::shm_segment::create(transport::segment_kind::lock, sizeof(actors::detail::lock_shared));
+  if (!seg) throw error_exception(seg.error());
+  return std::move(*seg);
+}
+}  // namespace
+
+lock lock::make() {
+  auto seg = lock_segment_or_throw();
+  actor_ref server = spawn(runtime::current(), &actors::detail::lock_server, seg, false);
+  return lock(server, std::move(seg));
+}
+
+rlock rlock::make() {
+  auto seg = lock_segment_or_throw();
+  actor_ref server = spawn(runtime::current(), &actors::detail::lock_server, seg, true);
+  return rlock(server, std::move(seg));
+}
+
+}  // namespace troupe

@@ -1,0 +1,60 @@
+#pragma once
+
+// The shared word of a lock: what lets an uncontended acquire or release be
+// one compare-and-swap in shared memory, with the server actor as arbiter
+// for everything else (waiting, fairness, a holder that dies).
+
+#include <atomic>
+#include <cstdint>
+#include <type_traits>
+
+#include "framework/runtime/actor_ref.hpp"
+#include "framework/transport/shm_segment.hpp"
+
+namespace troupe::actors::detail {
+
+/// Lives at the start of a lock's segment. Every runtime that uses the lock
+/// gets a slot (a small number the word can hold) from the server the first
+/// time it asks; the server writes the slot table and monitors the runtime.
+///
+/// The word: bits 0–31 the holder's slot (0: free), bit 32 `waiting` (the
+/// server has queued waiters: releasing must go through it), bit 33
+/// `died` (free, and the last holder died holding it: the next acquire goes
+/// through the server, which reports owner_died). Transitions:
+///   free 0 → slot           acquirer, CAS (acquire)     fast path
+///   slot → 0                holder, CAS (release)       fast path
+///   slot → slot|waiting     server, CAS                 a waiter queued
+///   slot|waiting → next…    server, store               hand-over
+///   anything → died         server, store               holder's node down
+/// A holder's release CAS fails exactly when `waiting` is set, and then it
+/// asks the server to hand over.
+struct lock_shared {
+  static constexpr std::uint32_t max_slots = 1023;
+  /// Held by a runtime that got no slot (more than max_slots users): the
+  /// server alone knows which.
+  static constexpr std::uint64_t overflow_slot = 0xFFFF'FFFFull;
+  static constexpr std::uint64_t slot_mask = 0xFFFF'FFFFull;
+  static constexpr std::uint64_t waiting_bit = 1ull << 32;
+  static constexpr std::uint64_t died_bit = 1ull << 33;
+
+  /// CAS acquire in lock ↔ CAS release in unlock; the server's stores are
+  /// release, its loads acquire.
+  std::atomic<std::uint64_t> word;
+  /// rlock: the owner id of the holder and its recursion depth. Written by
+  /// the holder (or by the server when it hands over) before the word
+  /// publishes the holder; read by the holder's own runtime and by the
+  /// server after the holder died.
+  std::atomic<std::uint64_t> holder_owner;
+  std::atomic<std::uint32_t> depth;
+  std::uint32_t unused;
+  /// slots[k]: the node holding slot k (k ≥ 1), 0 if free. Written only by
+  /// the server (release) before it answers the request that registered the
+  /// node; read by that node's handles (acquire).
+  std::atomic<std::uint64_t> slots[max_slots + 1];
+};
+static_assert(std::is_standard_layout_v<lock_shared>);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free);
+
+using lock_segment = transport::segment_ref<transport::segment_kind::lock, sizeof(lock_shared)>;
+
+}  // namespace troupe::actors::detail
