@@ -2,7 +2,8 @@
 # troupe's one entry point: installs what is missing, builds with meson, runs.
 #   ./troupe.sh tour                  build everything and run every sample
 #   ./troupe.sh test [--sanitize]     build and run the full test suite
-#                                     (--sanitize: clang with ASan+UBSan)
+#                                     (--sanitize: clang with ASan+UBSan, then
+#                                     the shared-memory suites under TSan)
 #   ./troupe.sh bench [RUNS]          optimised build, every benchmark RUNS times, medians
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -35,12 +36,13 @@ configure() {
   fi
 }
 
-# Prints "N passed, N failed" from a meson test log and returns the failures.
+# Prints "N passed, N failed" from meson test logs and returns the failures.
 summarise() {
-  python3 - "$1" <<'PY'
+  python3 - "$@" <<'PY'
 import json, sys
 passed = failed = skipped = 0
-with open(sys.argv[1]) as f:
+for log in sys.argv[1:]:
+  with open(log) as f:
     for line in f:
         r = json.loads(line)["result"]
         if r in ("OK", "EXPECTEDFAIL"):
@@ -99,7 +101,21 @@ case "$cmd" in
     set +e
     meson test -C "$dir" --print-errorlogs --num-processes 2
     set -e
-    summarise "$dir/meson-logs/testlog.json"
+    logs=("$dir/meson-logs/testlog.json")
+    if ((sanitize)); then
+      # ThreadSanitizer does not follow forks: the suites of the "tsan"
+      # meson suite run the shared-memory code as threads of one process.
+      CXX=clang++ configure build-tsan -Dbuildtype=debug -Dwerror=true -Db_sanitize=thread \
+        -Db_lundef=false -Dsamples=false
+      export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+      ninja -C build-tsan $(meson introspect build-tsan --tests |
+        python3 -c 'import json,sys; print(" ".join(sorted({t["cmd"][0].split("/build-tsan/")[1] for t in json.load(sys.stdin) if any(x.endswith("tsan") for x in t["suite"])})))')
+      set +e
+      meson test -C build-tsan --no-rebuild --print-errorlogs --suite tsan
+      set -e
+      logs+=(build-tsan/meson-logs/testlog.json)
+    fi
+    summarise "${logs[@]}"
     ;;
   bench)
     runs=${1:-5}

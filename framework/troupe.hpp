@@ -13,6 +13,8 @@
 #include "actors/pipe/pipe.hpp"
 #include "actors/queue/queue.hpp"
 #include "actors/semaphore/semaphore.hpp"
+#include "actors/shared/array.hpp"
+#include "actors/shared/value.hpp"
 #include "framework/base/error.hpp"
 #include "framework/base/overloaded.hpp"
 #include "framework/base/result.hpp"

@@ -55,48 +55,40 @@ std::uint64_t lock_base::my_slot() const noexcept {
   return slot_;
 }
 
-std::optional<lock_grant> lock_base::try_fast(bool spin) const noexcept {
-  if (!segment_) return std::nullopt;
-  const std::uint64_t slot = my_slot();
-  if (slot == 0) return std::nullopt;  // the server registers us first
-  lock_shared& s = shared();
+std::uint32_t fast_acquire(lock_shared& s, std::uint64_t slot, std::uint64_t owner, bool recursive,
+                           bool spin) noexcept {
   std::uint64_t w = s.word.load(std::memory_order_relaxed);
-  if (recursive_ && (w & lock_shared::slot_mask) == slot &&
-      s.holder_owner.load(std::memory_order_relaxed) == owner_) {
+  if (recursive && (w & lock_shared::slot_mask) == slot && s.holder_owner.load(std::memory_order_relaxed) == owner) {
     // Ours already: only this owner writes depth while it holds the lock.
     std::uint32_t d = s.depth.load(std::memory_order_relaxed) + 1;
     s.depth.store(d, std::memory_order_relaxed);
-    return lock_grant{false, d};
+    return d;
   }
   bool taken = w == 0 && s.word.compare_exchange_strong(w, slot, std::memory_order_acquire, std::memory_order_relaxed);
   // Spinning on a holder of this same runtime would only keep it from
   // running; that wait belongs to the server.
   if (!taken && spin && (w & lock_shared::slot_mask) != slot) taken = spin_for(s.word, slot);
-  if (!taken) return std::nullopt;
-  if (recursive_) {
-    s.holder_owner.store(owner_, std::memory_order_relaxed);
+  if (!taken) return 0;
+  if (recursive) {
+    s.holder_owner.store(owner, std::memory_order_relaxed);
     s.depth.store(1, std::memory_order_relaxed);
   }
-  return lock_grant{false, 1};
+  return 1;
 }
 
-lock_base::released lock_base::release_fast() const noexcept {
-  // Without a shared word (a condition's lock) the server holds the state.
-  if (!segment_) return released::ask_server;
-  lock_shared& s = shared();
-  const std::uint64_t slot = my_slot();
+fast_release_outcome fast_release(lock_shared& s, std::uint64_t slot, std::uint64_t owner, bool recursive) noexcept {
   std::uint64_t w = s.word.load(std::memory_order_relaxed);
   const std::uint64_t holder = w & lock_shared::slot_mask;
-  if (holder == 0) return released::not_held;
-  if (recursive_) {
-    if (slot == 0 || holder != slot || s.holder_owner.load(std::memory_order_relaxed) != owner_) {
+  if (holder == 0) return fast_release_outcome::not_held;
+  if (recursive) {
+    if (slot == 0 || holder != slot || s.holder_owner.load(std::memory_order_relaxed) != owner) {
       // Held through the server by a runtime without a slot: it judges.
-      return holder == lock_shared::overflow_slot ? released::ask_server : released::not_held;
+      return holder == lock_shared::overflow_slot ? fast_release_outcome::ask_server : fast_release_outcome::not_held;
     }
     std::uint32_t d = s.depth.load(std::memory_order_relaxed);
     if (d > 1) {
       s.depth.store(d - 1, std::memory_order_relaxed);
-      return released::done;
+      return fast_release_outcome::done;
     }
     // Cleared before the word is: once the word says free, another holder
     // may write its own owner id.
@@ -105,12 +97,35 @@ lock_base::released lock_base::release_fast() const noexcept {
   } else if (slot == 0 || holder != slot) {
     // A plain lock may be released by anyone (as in Python); the server
     // does it for holders other than this runtime.
-    return released::ask_server;
+    return fast_release_outcome::ask_server;
   }
   std::uint64_t expected = slot;
   if (s.word.compare_exchange_strong(expected, 0, std::memory_order_release, std::memory_order_relaxed))
-    return released::done;
+    return fast_release_outcome::done;
   // `waiting` is set: the server hands the lock to the next waiter.
+  return fast_release_outcome::ask_server;
+}
+
+std::optional<lock_grant> lock_base::try_fast(bool spin) const noexcept {
+  if (!segment_) return std::nullopt;
+  const std::uint64_t slot = my_slot();
+  if (slot == 0) return std::nullopt;  // the server registers us first
+  std::uint32_t depth = fast_acquire(shared(), slot, owner_, recursive_, spin);
+  if (depth == 0) return std::nullopt;
+  return lock_grant{false, depth};
+}
+
+lock_base::released lock_base::release_fast() const noexcept {
+  // Without a shared word (a condition's lock) the server holds the state.
+  if (!segment_) return released::ask_server;
+  switch (fast_release(shared(), my_slot(), owner_, recursive_)) {
+    case fast_release_outcome::done:
+      return released::done;
+    case fast_release_outcome::not_held:
+      return released::not_held;
+    case fast_release_outcome::ask_server:
+      break;
+  }
   return released::ask_server;
 }
 

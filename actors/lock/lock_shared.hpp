@@ -55,6 +55,21 @@ struct lock_shared {
 static_assert(std::is_standard_layout_v<lock_shared>);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free);
 
+/// The word protocol of the fast path, with no runtime involved (so it can
+/// be tested on its own, also under ThreadSanitizer). `slot` is the
+/// caller's slot (≥ 1), `owner` its owner id (rlock).
+
+/// Takes the lock if it is free (spinning briefly when `spin`), or enters
+/// it again (rlock, same slot and owner). Returns the depth now held, or 0
+/// if the caller must ask the server.
+std::uint32_t fast_acquire(lock_shared& s, std::uint64_t slot, std::uint64_t owner, bool recursive, bool spin) noexcept;
+
+enum class fast_release_outcome { done, not_held, ask_server };
+/// Releases the caller's hold. ask_server when waiters are queued (the
+/// server hands over) or when the holder is not the caller's runtime and a
+/// plain lock allows that (the server checks).
+fast_release_outcome fast_release(lock_shared& s, std::uint64_t slot, std::uint64_t owner, bool recursive) noexcept;
+
 using lock_segment = transport::segment_ref<transport::segment_kind::lock, sizeof(lock_shared)>;
 
 }  // namespace troupe::actors::detail
