@@ -16,6 +16,7 @@ TARGETS = {  # from the project's benchmark targets
     "lock_contention": (">=", 10e6),
     "event_pingpong": (">=", 40e3),
     "barrier_rounds": (">=", 25e3),
+    "value_lock": (">=", 10e6),
 }
 
 

@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <random>
+#include <utility>
 
 namespace troupe {
 
@@ -17,6 +18,11 @@ std::uint64_t fresh_owner_id() noexcept {
 }
 
 namespace {
+
+// The lock this thread's runtime last left to a spinner (handles are
+// copied freely — guards hold copies — so this is not per handle).
+thread_local const lock_shared* handed_off_by_this_thread = nullptr;
+
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -24,19 +30,32 @@ inline void cpu_relax() noexcept {
 }
 }  // namespace
 
+bool take_free(std::atomic<std::uint64_t>& word, std::uint64_t& w, std::uint64_t slot) noexcept {
+  // Free (perhaps with sleepers, perhaps left for spinners): take it,
+  // keeping what the server must know, clearing `spinning` (other spinners
+  // set it again).
+  const std::uint64_t keep = w & (lock_shared::waiting_bit | lock_shared::notified_bit);
+  return word.compare_exchange_weak(w, slot | keep, std::memory_order_acquire, std::memory_order_relaxed);
+}
+
 bool spin_for(std::atomic<std::uint64_t>& word, std::uint64_t slot) noexcept {
   // A short busy spin catches a holder on another core finishing a short
-  // critical section; then a few yields let a holder that shares our core
-  // run. Past that, waiting belongs to the server (no CPU burnt).
+  // critical section; then yields let a holder that shares our core run.
+  // Past that, waiting belongs to the server (no CPU burnt).
   for (int round = 0; round < 64; ++round) {
     for (int i = 0; i < 64; ++i) {
       std::uint64_t w = word.load(std::memory_order_relaxed);
-      if (w == 0 && word.compare_exchange_weak(w, slot, std::memory_order_acquire, std::memory_order_relaxed))
-        return true;
-      if ((w & (lock_shared::waiting_bit | lock_shared::died_bit)) != 0) return false;
+      // A dead holder's lock is the server's to give, with owner_died.
+      if ((w & lock_shared::died_bit) != 0) return false;
+      if ((w & lock_shared::slot_mask) == 0) {
+        if (take_free(word, w, slot)) return true;
+        continue;
+      }
+      if ((w & lock_shared::spinning_bit) == 0)
+        word.compare_exchange_weak(w, w | lock_shared::spinning_bit, std::memory_order_relaxed);
       cpu_relax();
     }
-    ::sched_yield();
+    if (round >= 4) ::sched_yield();
   }
   return false;
 }
@@ -55,16 +74,26 @@ std::uint64_t lock_base::my_slot() const noexcept {
   return slot_;
 }
 
-std::uint32_t fast_acquire(lock_shared& s, std::uint64_t slot, std::uint64_t owner, bool recursive,
-                           bool spin) noexcept {
+std::uint32_t fast_acquire(lock_shared& s, std::uint64_t slot, std::uint64_t owner, bool recursive, bool spin,
+                           bool polite) noexcept {
   std::uint64_t w = s.word.load(std::memory_order_relaxed);
+  if (polite) {
+    // We left the lock to a spinner: give it the chance to take it (a
+    // bounded wait: the spinner may have moved on to the server).
+    for (int i = 0; i < 4096 && w == lock_shared::spinning_bit; ++i) {
+      cpu_relax();
+      w = s.word.load(std::memory_order_relaxed);
+    }
+  }
   if (recursive && (w & lock_shared::slot_mask) == slot && s.holder_owner.load(std::memory_order_relaxed) == owner) {
     // Ours already: only this owner writes depth while it holds the lock.
     std::uint32_t d = s.depth.load(std::memory_order_relaxed) + 1;
     s.depth.store(d, std::memory_order_relaxed);
     return d;
   }
-  bool taken = w == 0 && s.word.compare_exchange_strong(w, slot, std::memory_order_acquire, std::memory_order_relaxed);
+  bool taken = false;
+  while (!taken && (w & lock_shared::slot_mask) == 0 && (w & (lock_shared::died_bit | lock_shared::spinning_bit)) == 0)
+    taken = take_free(s.word, w, slot);
   // Spinning on a holder of this same runtime would only keep it from
   // running; that wait belongs to the server.
   if (!taken && spin && (w & lock_shared::slot_mask) != slot) taken = spin_for(s.word, slot);
@@ -102,15 +131,25 @@ fast_release_outcome fast_release(lock_shared& s, std::uint64_t slot, std::uint6
   std::uint64_t expected = slot;
   if (s.word.compare_exchange_strong(expected, 0, std::memory_order_release, std::memory_order_relaxed))
     return fast_release_outcome::done;
-  // `waiting` is set: the server hands the lock to the next waiter.
-  return fast_release_outcome::ask_server;
+  for (;;) {
+    if ((expected & lock_shared::slot_mask) != slot) return fast_release_outcome::ask_server;
+    // Leave the word free, keeping the flags for spinners and the server.
+    const std::uint64_t flags = expected & ~lock_shared::slot_mask;
+    const bool tell = (flags & lock_shared::waiting_bit) != 0 && (flags & lock_shared::notified_bit) == 0;
+    const std::uint64_t next = flags | (tell ? lock_shared::notified_bit : 0);
+    if (!s.word.compare_exchange_weak(expected, next, std::memory_order_release, std::memory_order_relaxed)) continue;
+    if (tell) return fast_release_outcome::notify_server;
+    return (flags & lock_shared::spinning_bit) != 0 ? fast_release_outcome::handed_off : fast_release_outcome::done;
+  }
 }
 
 std::optional<lock_grant> lock_base::try_fast(bool spin) const noexcept {
   if (!segment_) return std::nullopt;
   const std::uint64_t slot = my_slot();
   if (slot == 0) return std::nullopt;  // the server registers us first
-  std::uint32_t depth = fast_acquire(shared(), slot, owner_, recursive_, spin);
+  const bool polite = handed_off_by_this_thread == &shared();
+  handed_off_by_this_thread = nullptr;
+  std::uint32_t depth = fast_acquire(shared(), slot, owner_, recursive_, spin, polite);
   if (depth == 0) return std::nullopt;
   return lock_grant{false, depth};
 }
@@ -120,6 +159,12 @@ lock_base::released lock_base::release_fast() const noexcept {
   if (!segment_) return released::ask_server;
   switch (fast_release(shared(), my_slot(), owner_, recursive_)) {
     case fast_release_outcome::done:
+      return released::done;
+    case fast_release_outcome::handed_off:
+      handed_off_by_this_thread = &shared();
+      return released::done;
+    case fast_release_outcome::notify_server:
+      runtime::current().post(server_, lock_notify{}, {}, false);
       return released::done;
     case fast_release_outcome::not_held:
       return released::not_held;
@@ -139,9 +184,15 @@ coro::task<result<lock_grant>> lock_base::slow_acquire(actor_ref server, lock_ba
                                                         bool block) {
   auto ticket = next_ticket();
   node_id here = runtime::current().node();
-  lock_acquire msg{here, self.owner_, ticket, deadline, block};
-  lock_withdraw withdraw{here, ticket};
-  co_return co_await ask<lock_grant>(server, msg, withdraw, wait, std::move(stop));
+  for (;;) {
+    lock_acquire msg{here, self.owner_, ticket, deadline, block};
+    lock_withdraw withdraw{here, ticket};
+    auto r = co_await ask<lock_grant>(server, msg, withdraw, wait, stop);
+    if (!r || r->depth != 0) co_return r;
+    // Woken: the lock was freed. Take it like anyone else, or sleep again.
+    if (auto g = self.try_fast(true)) co_return *g;
+    ticket = next_ticket();
+  }
 }
 
 coro::task<result<void>> lock_base::slow_release(actor_ref server, lock_release msg) {

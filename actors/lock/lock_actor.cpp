@@ -73,28 +73,39 @@ coro::task<void> lock_server(lock_inbox self, std::shared_ptr<transport::shm_seg
     if (slot == lock_shared::overflow_slot) overflow_holder = node;
     sh.word.store(slot | extra, std::memory_order_release);
   };
-  // The lock is free or its holder is done: the next waiter gets it.
-  auto hand_over = [&](bool died) {
+  // The holder died: the first sleeper gets the lock straight away, told
+  // owner_died; with no sleeper the word remembers the death.
+  auto pass_on_death = [&] {
+    if (recursive) {
+      sh.holder_owner.store(0, std::memory_order_relaxed);
+      sh.depth.store(0, std::memory_order_relaxed);
+    }
     if (waiting.empty()) {
-      if (recursive) {
-        sh.holder_owner.store(0, std::memory_order_relaxed);
-        sh.depth.store(0, std::memory_order_relaxed);
-      }
-      sh.word.store(died ? lock_shared::died_bit : 0, std::memory_order_release);
+      sh.word.store(lock_shared::died_bit, std::memory_order_release);
       return;
     }
     lock_waiter w = std::move(waiting.front());
     waiting.pop_front();
     install(w.slot, w.client, w.owner, waiting.empty() ? 0 : lock_shared::waiting_bit);
-    w.reply.reply(lock_grant{died, 1});
+    w.reply.reply(lock_grant{true, 1});
   };
-  // No one waits any more: releases may take the fast path again.
+  // No one sleeps any more: releases need not tell us.
   auto clear_waiting = [&] {
     if (!waiting.empty()) return;
     std::uint64_t w = sh.word.load(std::memory_order_acquire);
     while ((w & lock_shared::waiting_bit) != 0 &&
            !sh.word.compare_exchange_weak(w, w & ~lock_shared::waiting_bit, std::memory_order_acq_rel)) {
     }
+  };
+  // The word was freed: the first sleeper tries to take it (a grant of
+  // depth 0 means "try again").
+  auto wake_one = [&] {
+    if (!waiting.empty()) {
+      lock_waiter w = std::move(waiting.front());
+      waiting.pop_front();
+      w.reply.reply(lock_grant{false, 0});
+    }
+    clear_waiting();
   };
 
   for (;;) {
@@ -111,8 +122,10 @@ coro::task<void> lock_server(lock_inbox self, std::shared_ptr<transport::shm_seg
           for (;;) {
             if ((w & lock_shared::slot_mask) == 0) {
               // Free (perhaps after a death): take it for the client.
-              if (sh.word.compare_exchange_weak(w, slot, std::memory_order_acq_rel)) {
-                install(slot, client, m.owner, 0);
+              const std::uint64_t keep =
+                  (w & lock_shared::notified_bit) | (waiting.empty() ? 0 : lock_shared::waiting_bit);
+              if (sh.word.compare_exchange_weak(w, slot | keep, std::memory_order_acq_rel)) {
+                install(slot, client, m.owner, keep);
                 l->reply(lock_grant{(w & lock_shared::died_bit) != 0, 1});
                 break;
               }
@@ -153,7 +166,14 @@ coro::task<void> lock_server(lock_inbox self, std::shared_ptr<transport::shm_seg
             if (recursive && (w & lock_shared::slot_mask) == lock_shared::overflow_slot && d > 1) {
               sh.depth.store(d - 1, std::memory_order_relaxed);
             } else {
-              hand_over(false);
+              if (recursive) {
+                sh.holder_owner.store(0, std::memory_order_relaxed);
+                sh.depth.store(0, std::memory_order_relaxed);
+              }
+              // Free, keeping the flags; then a sleeper may take it.
+              while (!sh.word.compare_exchange_weak(w, w & ~lock_shared::slot_mask, std::memory_order_acq_rel)) {
+              }
+              wake_one();
             }
             l->reply();
           }
@@ -171,18 +191,27 @@ coro::task<void> lock_server(lock_inbox self, std::shared_ptr<transport::shm_seg
                               waiting.size()});
           break;
         }
-        case 4:
+        case 5:
           if (auto node = clients.gone(l->get<down>())) {
             forget_client(waiting, *node);
             std::uint64_t w = sh.word.load(std::memory_order_acquire);
             if ((w & lock_shared::slot_mask) != 0 && holder_node(w) == *node) {
-              hand_over(true);
+              pass_on_death();
             } else {
               clear_waiting();
             }
             slots.forget(*node);
           }
           break;
+        case 4: {
+          // A holder freed the word and saw sleepers.
+          std::uint64_t w = sh.word.load(std::memory_order_acquire);
+          while ((w & lock_shared::notified_bit) != 0 &&
+                 !sh.word.compare_exchange_weak(w, w & ~lock_shared::notified_bit, std::memory_order_acq_rel)) {
+          }
+          wake_one();
+          break;
+        }
       }
     }
     expire(waiting, [](lock_waiter& w) { w.reply.fail(error{errc::timeout, "the lock was not acquired in time"}); });

@@ -19,6 +19,8 @@ struct lock_grant {
 
 namespace actors::detail {
 
+/// A grant with depth 0 from the lock server means "woken: the lock was
+/// freed, try to take it" (a real grant has depth ≥ 1).
 struct lock_acquire {
   using response = lock_grant;
   node_id client = 0;
@@ -32,6 +34,10 @@ struct lock_release {
   node_id client = 0;
   std::uint64_t owner = 0;
 };
+/// Holder → server: it freed a word that has sleepers; wake one. (At
+/// most one is in flight: the `notified` bit of the word.)
+struct lock_notify {};
+
 struct lock_withdraw {
   node_id client = 0;
   std::uint64_t ticket = 0;

@@ -25,8 +25,8 @@ class array {
  public:
   array() = default;
 
-  /// `n` value-initialised elements, with a lock.
-  static array make(std::size_t n) { return array(n, true); }
+  /// `count` value-initialised elements, with a lock.
+  static array make(std::size_t count) { return array(count, true); }
   /// A copy of `init`, with a lock.
   static array make(std::span<const T> init) {
     array a(init.size(), true);
@@ -35,7 +35,7 @@ class array {
   }
   static array make(std::initializer_list<T> init) { return make(std::span<const T>(init.begin(), init.size())); }
   /// Without a lock (Python's lock=False): get_lock() throws.
-  static array make_raw(std::size_t n) { return array(n, false); }
+  static array make_raw(std::size_t count) { return array(count, false); }
 
   [[nodiscard]] std::size_t size() const noexcept { return storage_.count(); }
   [[nodiscard]] T& operator[](std::size_t i) const noexcept { return storage_.data()[i]; }
@@ -60,7 +60,7 @@ class array {
   explicit array(actors::detail::shared_storage<T> s) noexcept : storage_(std::move(s)) {}
 
  private:
-  array(std::size_t n, bool with_lock) : storage_(actors::detail::shared_storage<T>::create(n, with_lock)) {}
+  array(std::size_t count, bool with_lock) : storage_(actors::detail::shared_storage<T>::create(count, with_lock)) {}
   T& at(std::size_t i) const {
     if (i >= storage_.count()) throw std::out_of_range("troupe::array index out of range");
     return storage_.data()[i];
