@@ -22,6 +22,7 @@
 
 #include "framework/runtime/control.hpp"
 #include "framework/transport/frame_io.hpp"
+#include "framework/transport/socket_io.hpp"
 #include "framework/uv/stream.hpp"
 
 using namespace std::chrono_literals;
@@ -118,6 +119,27 @@ task<void> write_garbage(actor_ref to) {
   (void)co_await box.receive(30s);
   const char junk[] = "this is not a troupe frame, not even close.........................";
   (void)!::write(troupe::detail::child_link_fd, junk, sizeof junk);
+  (void)co_await troupe::sleep_for(30s);
+}
+
+// As write_garbage, but with a well-formed frame that claims two file
+// descriptors it does not bring (mode 0), or one that brings a descriptor
+// it does not claim (mode 1).
+task<void> write_fd_lie(actor_ref to, int mode) {
+  auto box = troupe::open_inbox<trigger>(troupe::runtime::current());
+  co_await to.send(here{box.ref()});
+  (void)co_await box.receive(30s);
+  troupe::wire::frame_header h;
+  h.kind = troupe::wire::frame_kind::message;
+  h.dest_node = to.node();
+  h.dest_actor = to.id();
+  h.fds = mode == 0 ? 2 : 0;
+  std::vector<std::byte> out;
+  troupe::transport::append_frame(out, h, {});
+  int spare = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int fds[1] = {spare};
+  (void)troupe::transport::send_some(troupe::detail::child_link_fd, out,
+                                     mode == 0 ? std::span<const int>{} : std::span<const int>(fds, 1));
   (void)co_await troupe::sleep_for(30s);
 }
 
@@ -416,6 +438,28 @@ TEST_CASE("garbage on a child's link closes that link alone with protocol_error"
     CHECK(vandal.exitcode() == troupe::exit_code_parent_lost);
     // Everyone else keeps working.
     CHECK((co_await gw.request(ping{4}, 5s)).value() == 8);
+  });
+}
+
+TEST_CASE("a frame that lies about its file descriptors closes that link with protocol_error") {
+  run_test([]() -> task<void> {
+    for (int mode = 0; mode < 2; ++mode) {
+      auto box = troupe::open_inbox<here, troupe::down>(troupe::runtime::current());
+      process liar(write_fd_lie, box.ref(), mode);
+      liar.start();
+      auto where = co_await box.receive(10s);
+      REQUIRE(where.has_value());
+      actor_ref v = where->get<here>().who;
+      box.monitor(v);
+      co_await v.send(trigger{});
+      auto d = co_await box.receive(10s);
+      REQUIRE(d.has_value());
+      REQUIRE(d->is<troupe::down>());
+      CHECK(d->get<troupe::down>().reason.what == troupe::exit_reason::kind::protocol_error);
+      const std::string why = d->get<troupe::down>().reason.describe();
+      CHECK_MESSAGE(why.find("descriptor") != std::string::npos, why);
+      CHECK(co_await liar.join(5s));
+    }
   });
 }
 
