@@ -17,6 +17,8 @@ TARGETS = {  # from the project's benchmark targets
     "event_pingpong": (">=", 40e3),
     "barrier_rounds": (">=", 25e3),
     "value_lock": (">=", 10e6),
+    "pipe_rtt": ("<=", 25),
+    "condition_pingpong": (">=", 40e3),
 }
 
 
