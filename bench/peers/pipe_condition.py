@@ -8,9 +8,8 @@ import time
 
 def echo(conn):
     while True:
-        try:
-            v = conn.recv()
-        except EOFError:
+        v = conn.recv()
+        if v is None:  # (a forked child holds both ends: no EOF to wait for)
             return
         conn.send(v + 1)
 
@@ -41,7 +40,7 @@ def main():
         mine.send(i)
         mine.recv()
     dt = time.perf_counter() - t0
-    mine.close()
+    mine.send(None)
     p.join()
     emit("pipe_rtt", "latency", dt * 1e6 / rounds, "us/round trip", {"rounds": rounds})
 
