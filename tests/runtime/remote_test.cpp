@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -141,6 +142,21 @@ task<void> write_fd_lie(actor_ref to, int mode) {
   (void)troupe::transport::send_some(troupe::detail::child_link_fd, out,
                                      mode == 0 ? std::span<const int>{} : std::span<const int>(fds, 1));
   (void)co_await troupe::sleep_for(30s);
+}
+
+// Waits for a vandal (write_garbage, write_fd_lie) to say where it is,
+// monitors it, sets it off, and returns the reason of its down (nullopt if
+// none came in time).
+template <class Box>
+task<std::optional<troupe::exit_reason>> provoke(Box& box) {
+  auto where = co_await box.receive(10s);
+  if (!where || !where->template is<here>()) co_return std::nullopt;
+  actor_ref v = where->template get<here>().who;
+  box.monitor(v);
+  co_await v.send(trigger{});
+  auto d = co_await box.receive(10s);
+  if (!d || !d->template is<troupe::down>() || !(d->template get<troupe::down>().who == v)) co_return std::nullopt;
+  co_return d->template get<troupe::down>().reason;
 }
 
 // Starts a grandchild that sleeps, reports its pid to `to`, then sleeps.
@@ -422,17 +438,10 @@ TEST_CASE("garbage on a child's link closes that link alone with protocol_error"
     auto box = troupe::open_inbox<here, troupe::down>(troupe::runtime::current());
     process vandal(write_garbage, box.ref());
     vandal.start();
-    auto where = co_await box.receive(10s);
-    REQUIRE(where.has_value());
-    actor_ref v = where->get<here>().who;
-    box.monitor(v);
-    co_await v.send(trigger{});
-    auto d = co_await box.receive(10s);
-    REQUIRE(d.has_value());
-    REQUIRE(d->is<troupe::down>());
-    CHECK(d->get<troupe::down>().who == v);
-    CHECK(d->get<troupe::down>().reason.what == troupe::exit_reason::kind::protocol_error);
-    MESSAGE("down: " << d->get<troupe::down>().reason.describe());
+    auto why = co_await provoke(box);
+    REQUIRE(why.has_value());
+    CHECK(why->what == troupe::exit_reason::kind::protocol_error);
+    MESSAGE("down: " << why->describe());
     // The vandal lost its link and left on its own.
     CHECK(co_await vandal.join(5s));
     CHECK(vandal.exitcode() == troupe::exit_code_parent_lost);
@@ -447,17 +456,10 @@ TEST_CASE("a frame that lies about its file descriptors closes that link with pr
       auto box = troupe::open_inbox<here, troupe::down>(troupe::runtime::current());
       process liar(write_fd_lie, box.ref(), mode);
       liar.start();
-      auto where = co_await box.receive(10s);
-      REQUIRE(where.has_value());
-      actor_ref v = where->get<here>().who;
-      box.monitor(v);
-      co_await v.send(trigger{});
-      auto d = co_await box.receive(10s);
-      REQUIRE(d.has_value());
-      REQUIRE(d->is<troupe::down>());
-      CHECK(d->get<troupe::down>().reason.what == troupe::exit_reason::kind::protocol_error);
-      const std::string why = d->get<troupe::down>().reason.describe();
-      CHECK_MESSAGE(why.find("descriptor") != std::string::npos, why);
+      auto why = co_await provoke(box);
+      REQUIRE(why.has_value());
+      CHECK(why->what == troupe::exit_reason::kind::protocol_error);
+      CHECK_MESSAGE(why->describe().find("descriptor") != std::string::npos, why->describe());
       CHECK(co_await liar.join(5s));
     }
   });
