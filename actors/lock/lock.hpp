@@ -49,7 +49,9 @@ class lock_base {
   /// Takes the lock only if it is free now: errc::timeout if it is held.
   [[nodiscard]] coro::ready_or<result<lock_grant>> try_acquire() const {
     if (auto g = try_fast(false)) return result<lock_grant>(*g);
-    if (my_slot() != 0 && (shared().word.load(std::memory_order_relaxed) & lock_shared::died_bit) == 0)
+    // Only a runtime with a slot knows the word says "held"; without a
+    // shared word (a condition's lock) the server decides.
+    if (segment_ && my_slot() != 0 && (shared().word.load(std::memory_order_relaxed) & lock_shared::died_bit) == 0)
       return result<lock_grant>(error{errc::timeout, "the lock is held"});
     return slow_acquire(server_, *this, 0, std::chrono::nanoseconds::max(), {}, false);
   }

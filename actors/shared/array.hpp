@@ -74,7 +74,7 @@ template <class T>
 struct troupe::wire::codec<troupe::array<T>> {
   static constexpr std::size_t min_size = 25;
   static void encode(writer& w, const troupe::array<T>& a) {
-    troupe::actors::detail::encode_storage<troupe::array<T>>(w, a.storage());
+    troupe::actors::detail::encode_storage(w, a.storage());
   }
   static bool decode(reader& r, troupe::array<T>& out) {
     troupe::actors::detail::shared_storage<T> s;

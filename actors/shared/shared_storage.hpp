@@ -119,7 +119,7 @@ void store_shared(T& obj, T v) noexcept {
   }
 }
 
-template <class Handle, class T>
+template <class T>
 void encode_storage(wire::writer& w, const shared_storage<T>& s) {
   wire::encode(w, storage_segment{s.segment()});
   wire::encode(w, s.lock());

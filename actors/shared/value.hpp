@@ -83,7 +83,7 @@ template <class T>
 struct troupe::wire::codec<troupe::value<T>> {
   static constexpr std::size_t min_size = 25;
   static void encode(writer& w, const troupe::value<T>& v) {
-    troupe::actors::detail::encode_storage<troupe::value<T>>(w, v.storage());
+    troupe::actors::detail::encode_storage(w, v.storage());
   }
   static bool decode(reader& r, troupe::value<T>& out) {
     troupe::actors::detail::shared_storage<T> s;

@@ -322,6 +322,20 @@ TEST_CASE("a barrier breaks for every waiter when a waiting party is killed") {
   });
 }
 
+TEST_CASE("a condition's lock answers try_acquire through its server") {
+  run_test([]() -> task<void> {
+    auto c = troupe::condition::make();
+    auto other = troupe::condition(c.ref());  // another owner
+    auto g = (co_await c.try_acquire()).value();
+    CHECK(g.depth == 1);
+    CHECK((co_await other.try_acquire()).code() == errc::timeout);
+    (void)(co_await c.release()).value();
+    CHECK((co_await other.try_acquire()).has_value());
+    (void)(co_await other.release()).value();
+    c.shutdown();
+  });
+}
+
 TEST_CASE("a condition wakes a consumer in another process once the predicate holds") {
   run_test([]() -> task<void> {
     auto c = troupe::condition::make();
