@@ -10,6 +10,7 @@
 #include "actors/condition/condition.hpp"
 #include "actors/event/event.hpp"
 #include "actors/lock/lock.hpp"
+#include "actors/manager/manager.hpp"
 #include "actors/pipe/pipe.hpp"
 #include "actors/queue/queue.hpp"
 #include "actors/semaphore/semaphore.hpp"

@@ -19,6 +19,8 @@ TARGETS = {  # from the project's benchmark targets
     "value_lock": (">=", 10e6),
     "pipe_rtt": ("<=", 25),
     "condition_pingpong": (">=", 40e3),
+    "manager_list": (">=", 1e6),
+    "queue_64k": (">=", 5000),
 }
 
 

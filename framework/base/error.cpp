@@ -23,6 +23,8 @@ std::string_view to_string(errc code) noexcept {
     case errc::invalid_argument: return "invalid_argument";
     case errc::too_large: return "too_large";
     case errc::broken: return "broken";
+    case errc::not_found: return "not_found";
+    case errc::out_of_range: return "out_of_range";
   }
   return "unknown";
 }

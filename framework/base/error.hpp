@@ -35,6 +35,8 @@ enum class errc : std::uint16_t {
   invalid_argument = 14,  ///< the caller passed something the API rejects
   too_large = 15,         ///< a size limit was exceeded
   broken = 16,            ///< a barrier was broken (aborted, timed out, a party died)
+  not_found = 17,         ///< no such key
+  out_of_range = 18,      ///< an index outside the container
 };
 
 /// Name of an errc value, for messages and logs.

@@ -31,12 +31,14 @@ class [[nodiscard]] result {
     check();
     return *std::get_if<0>(&state_);
   }
-  T&& value() && {
+  // By value, not T&&: `for (auto& x : (co_await f()).value())` must not
+  // iterate a temporary that is already gone.
+  T value() && {
     check();
     return std::move(*std::get_if<0>(&state_));
   }
   T& operator*() & { return value(); }
-  T&& operator*() && { return std::move(*this).value(); }
+  T operator*() && { return std::move(*this).value(); }
   T* operator->() { return &value(); }
 
   /// The error; only valid when !has_value().

@@ -333,7 +333,14 @@ void runtime::deliver_reply(const detail::reply_address& to, R&& value) {
   if (it == pending_.end()) return;  // the requester gave up (timeout, cancel)
   detail::pending_request* p = it->second;
   pending_.erase(it);
-  p->accept(p, wire::type_id<D>(), base::type_name<D>(), &value);
+  if constexpr (std::is_lvalue_reference_v<R>) {
+    // The requester takes the value by moving it; a replier that passed an
+    // lvalue (an item it keeps) must not find it emptied.
+    D copy(value);
+    p->accept(p, wire::type_id<D>(), base::type_name<D>(), &copy);
+  } else {
+    p->accept(p, wire::type_id<D>(), base::type_name<D>(), &value);
+  }
 }
 
 }  // namespace troupe

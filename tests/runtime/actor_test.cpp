@@ -73,6 +73,19 @@ task<void> dropper(troupe::inbox<never_replies> self) {
   }
 }
 
+struct read_name {
+  using response = std::string;
+};
+// Replies with an lvalue it keeps: the reply must be a copy.
+task<void> name_keeper(troupe::inbox<read_name> self) {
+  std::string name = "kept";
+  for (;;) {
+    auto m = co_await self.receive();
+    if (!m) co_return;
+    m->reply(name);
+  }
+}
+
 task<void> ends_at_once(troupe::inbox<add>) { co_return; }
 task<void> throws_at_once(troupe::inbox<add>) {
   throw std::logic_error("bad start");
@@ -120,6 +133,18 @@ TEST_CASE("a receive-loop actor answers requests with the state its messages bui
     co_return (co_await c.request(get{})).value();
   };
   CHECK(run(rt, body(ref)) == 25);
+}
+
+TEST_CASE("a reply given as an lvalue is copied: the replier keeps its object") {
+  troupe::runtime rt;
+  auto ref = troupe::spawn(rt, name_keeper);
+  auto body = [](troupe::actor_ref k) -> task<int> {
+    int same = 0;
+    for (int i = 0; i < 3; ++i) same += (co_await k.request(read_name{})).value() == "kept" ? 1 : 0;
+    co_return same;
+  };
+  CHECK(run(rt, body(ref)) == 3);
+  rt.stop(ref);
 }
 
 TEST_CASE("a class actor dispatches each message type to its handler overload") {
