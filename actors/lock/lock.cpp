@@ -1,5 +1,7 @@
 #include "actors/lock/lock.hpp"
 
+#include "actors/common/slot_table.hpp"
+
 #include <sched.h>
 
 #include <random>
@@ -61,16 +63,7 @@ bool spin_for(std::atomic<std::uint64_t>& word, std::uint64_t slot) noexcept {
 }
 
 std::uint64_t lock_base::my_slot() const noexcept {
-  const node_id me = runtime::current().node();
-  lock_shared& s = shared();
-  if (slot_ != 0 && s.slots[slot_].load(std::memory_order_acquire) == me) return slot_;
-  slot_ = 0;
-  for (std::uint64_t k = 1; k <= lock_shared::max_slots; ++k) {
-    if (s.slots[k].load(std::memory_order_acquire) == me) {
-      slot_ = k;
-      break;
-    }
-  }
+  slot_ = find_slot(shared().slots, runtime::current().node(), slot_);
   return slot_;
 }
 

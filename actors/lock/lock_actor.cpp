@@ -1,49 +1,14 @@
 #include "actors/lock/lock_actor.hpp"
 
 #include <deque>
-#include <map>
 
 #include "actors/common/protocol.hpp"
+#include "actors/common/slot_table.hpp"
 #include "actors/lock/lock_shared.hpp"
 #include "framework/runtime/responder.hpp"
 
 namespace troupe::actors::detail {
 
-namespace {
-
-// The server's side of the slot table.
-class slot_table {
- public:
-  explicit slot_table(lock_shared& s) : shared_(s) {}
-
-  // The slot of `node`, registering it on first sight (overflow_slot when
-  // the table is full).
-  std::uint64_t of(node_id node) {
-    auto it = by_node_.find(node);
-    if (it != by_node_.end()) return it->second;
-    for (std::uint64_t k = 1; k <= lock_shared::max_slots; ++k) {
-      if (shared_.slots[k].load(std::memory_order_relaxed) == 0) {
-        shared_.slots[k].store(node, std::memory_order_release);
-        by_node_[node] = k;
-        return k;
-      }
-    }
-    by_node_[node] = lock_shared::overflow_slot;
-    return lock_shared::overflow_slot;
-  }
-  void forget(node_id node) {
-    auto it = by_node_.find(node);
-    if (it == by_node_.end()) return;
-    if (it->second != lock_shared::overflow_slot) shared_.slots[it->second].store(0, std::memory_order_release);
-    by_node_.erase(it);
-  }
-
- private:
-  lock_shared& shared_;
-  std::map<node_id, std::uint64_t> by_node_;
-};
-
-}  // namespace
 
 coro::task<void> lock_server(lock_inbox self, std::shared_ptr<transport::shm_segment> segment, bool recursive) {
   struct lock_waiter : waiter {
@@ -51,7 +16,7 @@ coro::task<void> lock_server(lock_inbox self, std::shared_ptr<transport::shm_seg
     std::uint64_t slot = 0;
   };
   lock_shared& sh = *segment->as<lock_shared>();
-  slot_table slots(sh);
+  slot_table slots(sh.slots);
   // Who holds it when the word says overflow_slot (a runtime without a slot).
   node_id overflow_holder = 0;
   std::deque<lock_waiter> waiting;

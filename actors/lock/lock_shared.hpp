@@ -42,7 +42,7 @@ struct lock_shared {
   static constexpr std::uint32_t max_slots = 1023;
   /// Held by a runtime that got no slot (more than max_slots users): the
   /// server alone knows which.
-  static constexpr std::uint64_t overflow_slot = 0xFFFF'FFFFull;
+  static constexpr std::uint64_t overflow_slot = 0xFFFF'FFFFull;  // = detail::overflow_slot
   static constexpr std::uint64_t slot_mask = 0xFFFF'FFFFull;
   static constexpr std::uint64_t waiting_bit = 1ull << 32;
   static constexpr std::uint64_t died_bit = 1ull << 33;

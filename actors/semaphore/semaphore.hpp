@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stop_token>
 #include <utility>
@@ -9,100 +10,175 @@
 #include "actors/common/protocol.hpp"
 #include "actors/semaphore/semaphore_actor.hpp"
 #include "actors/semaphore/semaphore_messages.hpp"
+#include "actors/semaphore/semaphore_shared.hpp"
+#include "framework/coro/ready_or.hpp"
 #include "framework/runtime/spawn.hpp"
 #include "framework/wire/codec.hpp"
 
 namespace troupe {
 
+class semaphore_guard;
+
 /// A counting semaphore shared across processes, as Python's Semaphore.
-/// Permits held by a process that dies are given back. Handles are small
-/// values (copy, pass to children, send in messages).
+/// The free count lives in shared memory: taking a free permit, or giving
+/// one back while nobody waits, is a compare-and-swap and completes without
+/// suspending; the server actor queues waiters (first come, first served),
+/// hands them permits as they come back, and returns the permits a process
+/// held when it dies (see semaphore_shared for the one instruction-wide
+/// window in which a kill loses a permit instead). Handles are small values:
+/// copy them, pass them to children, send them in messages.
 /// Errors: errc::timeout, errc::cancelled, errc::peer_down, and
-/// errc::invalid_argument for a release a bounded semaphore refuses.
-class semaphore : public actors::protocol_handle {
+/// errc::invalid_argument for a release count ≤ 0 or a release a bounded
+/// semaphore refuses. Thread: any runtime's thread.
+class semaphore {
  public:
   semaphore() = default;
-  explicit semaphore(actor_ref server) noexcept : server_(server) {}
-  static semaphore make(std::int64_t value = 1) {
-    return semaphore(spawn(runtime::current(), &actors::detail::semaphore_server, value, false));
-  }
+  semaphore(actor_ref server, std::shared_ptr<transport::shm_segment> segment) noexcept
+      : server_(server), segment_(std::move(segment)) {}
+  /// Makes a semaphore with `value` permits, served on the current runtime.
+  /// Throws error_exception if value is outside [0, 2^32) or its shared
+  /// memory cannot be had.
+  static semaphore make(std::int64_t value = 1) { return make_with(value, false); }
 
   /// Takes a permit, waiting while none is free.
-  [[nodiscard]] coro::task<result<void>> acquire(std::optional<std::chrono::nanoseconds> timeout = actors::forever,
-                                                 std::stop_token stop = {}) const {
-    auto ticket = actors::detail::next_ticket();
-    node_id here = runtime::current().node();
-    co_return co_await actors::detail::ask<void>(
-        server_, actors::detail::sem_acquire{here, ticket, actors::detail::deadline_of(timeout), true},
-        actors::detail::sem_withdraw{here, ticket}, actors::detail::local_timeout(timeout), std::move(stop));
+  [[nodiscard]] coro::ready_or<result<void>> acquire(std::optional<std::chrono::nanoseconds> timeout = actors::forever,
+                                                     std::stop_token stop = {}) const {
+    if (try_fast()) return result<void>();
+    return slow_acquire(server_, actors::detail::deadline_of(timeout), actors::detail::local_timeout(timeout),
+                        std::move(stop), true);
   }
   /// Takes a permit only if one is free now (errc::timeout otherwise).
-  [[nodiscard]] coro::task<result<void>> try_acquire() const {
-    co_return co_await server_.request<void>(actors::detail::sem_acquire{runtime::current().node(), 0, 0, false},
-                                             std::chrono::nanoseconds::max());
+  [[nodiscard]] coro::ready_or<result<void>> try_acquire() const {
+    if (try_fast()) return result<void>();
+    return slow_acquire(server_, 0, std::chrono::nanoseconds::max(), {}, false);
   }
-  /// Gives `n` permits back.
-  [[nodiscard]] coro::task<result<void>> release(std::int64_t n = 1) const {
-    co_return co_await server_.request<void>(actors::detail::sem_release{runtime::current().node(), n},
-                                             std::chrono::nanoseconds::max());
+  /// Gives `n` permits back; suspends only when someone waits for them.
+  [[nodiscard]] coro::ready_or<result<void>> release(std::int64_t n = 1) const {
+    if (n <= 0) return result<void>(error{errc::invalid_argument, "release count must be positive"});
+    std::int64_t uncounted = 0;
+    switch (release_fast(n, uncounted)) {
+      case released::done:
+        return result<void>();
+      case released::over_release:
+        return result<void>(over_release_error());
+      case released::ask_server:
+        break;
+    }
+    return slow_release(server_, actors::detail::sem_release{runtime::current().node(), n, uncounted});
   }
-  /// The free permits now (a snapshot).
-  [[nodiscard]] coro::task<result<std::int64_t>> value() const {
-    auto s = co_await status();
-    if (!s) co_return s.error();
-    co_return s->value;
+  /// The free permits now (a snapshot of the shared word).
+  [[nodiscard]] std::int64_t value() const noexcept {
+    if (!segment_) return 0;
+    return static_cast<std::int64_t>(shared().word.load(std::memory_order_acquire) &
+                                     actors::detail::semaphore_shared::count_mask);
   }
+  /// The server's view: free permits, initial value, waiters.
   [[nodiscard]] coro::task<result<actors::detail::sem_state>> status() const {
     co_return co_await server_.request<actors::detail::sem_state>(actors::detail::sem_query{});
   }
-  /// Holds a permit until the guard is destroyed.
-  class guard {
-   public:
-    guard() = default;
-    explicit guard(actor_ref server) : server_(server) {}
-    guard(guard&& o) noexcept : server_(std::exchange(o.server_, {})) {}
-    guard& operator=(guard&& o) noexcept {
-      if (this != &o) {
-        reset();
-        server_ = std::exchange(o.server_, {});
-      }
-      return *this;
-    }
-    ~guard() { reset(); }
-    void reset() noexcept {
-      if (!server_) return;
-      try {
-        runtime::current().post(std::exchange(server_, {}), actors::detail::sem_release{runtime::current().node(), 1},
-                                {}, false);
-      } catch (...) {
-        // Only allocation can fail; the permit comes back when this process ends.
-      }
-    }
 
-   private:
-    actor_ref server_;
-  };
-  [[nodiscard]] coro::task<result<guard>> scoped(std::optional<std::chrono::nanoseconds> timeout = actors::forever,
-                                                 std::stop_token stop = {}) const {
-    auto r = co_await acquire(timeout, std::move(stop));
-    if (!r) co_return r.error();
-    co_return guard(server_);
-  }
+  /// Acquires and returns a guard that gives the permit back when it goes
+  /// out of scope.
+  [[nodiscard]] coro::task<result<semaphore_guard>> scoped(
+      std::optional<std::chrono::nanoseconds> timeout = actors::forever, std::stop_token stop = {}) const;
+  using guard = semaphore_guard;
+
   void shutdown() const { runtime::current().stop(server_); }
   [[nodiscard]] actor_ref ref() const noexcept { return server_; }
+  [[nodiscard]] const std::shared_ptr<transport::shm_segment>& segment() const noexcept { return segment_; }
 
  protected:
+  static semaphore make_with(std::int64_t value, bool bounded);
+
+ private:
+  friend class semaphore_guard;
+  enum class released { done, over_release, ask_server };
+  [[nodiscard]] actors::detail::semaphore_shared& shared() const noexcept {
+    return *segment_->as<actors::detail::semaphore_shared>();
+  }
+  [[nodiscard]] std::uint64_t my_slot() const noexcept;
+  [[nodiscard]] bool try_fast() const noexcept;
+  released release_fast(std::int64_t n, std::int64_t& uncounted) const noexcept;
+  void release_later() const {
+    std::int64_t uncounted = 0;
+    if (release_fast(1, uncounted) == released::ask_server)
+      runtime::current().post(server_, actors::detail::sem_release{runtime::current().node(), 1, uncounted}, {},
+                              false);
+  }
+  static error over_release_error();
+  static coro::task<result<void>> slow_acquire(actor_ref server, std::uint64_t deadline,
+                                               std::chrono::nanoseconds wait, std::stop_token stop, bool block);
+  static coro::task<result<void>> slow_release(actor_ref server, actors::detail::sem_release msg);
+
   actor_ref server_;
+  std::shared_ptr<transport::shm_segment> segment_;
+  mutable std::uint64_t slot_ = 0;  // cache of my_slot()
 };
+
+/// Holds a permit of a semaphore until destroyed (or reset()). Move-only.
+class semaphore_guard {
+ public:
+  semaphore_guard() = default;
+  explicit semaphore_guard(semaphore s) : sem_(std::move(s)), held_(true) {}
+  semaphore_guard(semaphore_guard&& o) noexcept : sem_(o.sem_), held_(std::exchange(o.held_, false)) {}
+  semaphore_guard& operator=(semaphore_guard&& o) noexcept {
+    if (this != &o) {
+      reset();
+      sem_ = o.sem_;
+      held_ = std::exchange(o.held_, false);
+    }
+    return *this;
+  }
+  ~semaphore_guard() { reset(); }
+  /// Gives the permit back now (without waiting for the server, if it must
+  /// be told).
+  void reset() noexcept {
+    if (!std::exchange(held_, false)) return;
+    try {
+      sem_.release_later();
+    } catch (...) {
+      // Only allocation can fail; the permit comes back when this process ends.
+    }
+  }
+
+ private:
+  semaphore sem_;
+  bool held_ = false;
+};
+
+inline coro::task<result<semaphore_guard>> semaphore::scoped(std::optional<std::chrono::nanoseconds> timeout,
+                                                             std::stop_token stop) const {
+  auto r = co_await acquire(timeout, std::move(stop));
+  if (!r) co_return r.error();
+  co_return semaphore_guard(*this);
+}
 
 /// A semaphore that refuses to be released above its initial value, as
 /// Python's BoundedSemaphore.
 class bounded_semaphore : public semaphore {
  public:
   using semaphore::semaphore;
-  static bounded_semaphore make(std::int64_t value = 1) {
-    return bounded_semaphore(spawn(runtime::current(), &actors::detail::semaphore_server, value, true));
-  }
+  bounded_semaphore(semaphore s) noexcept : semaphore(std::move(s)) {}
+  static bounded_semaphore make(std::int64_t value = 1) { return bounded_semaphore(make_with(value, true)); }
 };
 
 }  // namespace troupe
+
+/// A semaphore handle crosses processes as its server's ref plus its
+/// shared word's segment, which the receiving process maps (once).
+template <class H>
+  requires std::derived_from<H, troupe::semaphore>
+struct troupe::wire::codec<H> {
+  static constexpr std::size_t min_size = 17;
+  static void encode(troupe::wire::writer& w, const H& h) {
+    troupe::wire::encode(w, h.ref());
+    troupe::wire::encode(w, troupe::actors::detail::semaphore_segment{h.segment()});
+  }
+  static bool decode(troupe::wire::reader& r, H& out) {
+    troupe::actor_ref ref;
+    troupe::actors::detail::semaphore_segment seg;
+    if (!troupe::wire::decode(r, ref) || !troupe::wire::decode(r, seg)) return false;
+    out = H(ref, std::move(seg.segment));
+    return true;
+  }
+};

@@ -15,10 +15,14 @@ struct sem_acquire {
   std::uint64_t deadline_ns = 0;
   bool block = true;
 };
+/// Gives n permits back through the server (someone waits, or the client
+/// has no slot). `uncounted`: how many the client already took off its
+/// held count.
 struct sem_release {
   using response = void;
   node_id client = 0;
   std::int64_t n = 1;
+  std::int64_t uncounted = 0;
 };
 struct sem_withdraw {
   node_id client = 0;

@@ -49,7 +49,7 @@ void run(bool recursive) {
 
 }  // namespace
 
-TEST_SUITE("lock_word") {
+TEST_SUITE("sync_words") {
 
 TEST_CASE("the shared word excludes four threads from each other") { run(false); }
 

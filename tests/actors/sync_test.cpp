@@ -79,6 +79,17 @@ task<void> hold_permit_forever(troupe::semaphore s, troupe::event held) {
   (void)co_await troupe::sleep_for(60s);
 }
 
+// Takes both permits, the second time round on the fast path (the first
+// acquire registered this process with the server), then waits to be killed.
+task<void> hold_fast_permits_forever(troupe::semaphore s, troupe::event held) {
+  (void)(co_await s.acquire()).value();
+  (void)(co_await s.release()).value();
+  (void)(co_await s.acquire()).value();
+  (void)(co_await s.acquire()).value();
+  (void)co_await held.set();
+  (void)co_await troupe::sleep_for(60s);
+}
+
 task<void> bounded_worker(troupe::semaphore s, troupe::actor_ref reg, int rounds) {
   for (int i = 0; i < rounds; ++i) {
     auto g = (co_await s.scoped()).value();
@@ -231,7 +242,7 @@ TEST_CASE("a semaphore holds its bound across processes") {
     int most = (co_await reg.request(max_inside{})).value();
     CHECK(most <= 3);
     CHECK(most >= 1);
-    CHECK((co_await s.value()).value() == 3);
+    CHECK(s.value() == 3);
     s.shutdown();
   });
 }
@@ -252,8 +263,41 @@ TEST_CASE("a dead holder's permits come back; a bounded semaphore refuses over-r
     (void)(co_await b.acquire()).value();
     CHECK((co_await b.release()).has_value());
     CHECK((co_await b.release()).code() == errc::invalid_argument);
-    CHECK((co_await b.value()).value() == 2);
+    CHECK(b.value() == 2);
     b.shutdown();
+  });
+}
+
+TEST_CASE("permits a process took on the fast path come back when it is killed, and go to waiters first") {
+  run_test([]() -> task<void> {
+    auto s = troupe::semaphore::make(2);
+    auto held = troupe::event::make();
+    process holder(hold_fast_permits_forever, s, held);
+    holder.start();
+    CHECK((co_await held.wait(10s)).value());
+    CHECK(s.value() == 0);
+    CHECK((co_await s.try_acquire()).code() == errc::timeout);
+    struct parts {
+      static task<bool> waiter(troupe::semaphore s) { co_return (co_await s.acquire(10s)).has_value(); }
+      static task<bool> killer(process& p, troupe::semaphore s) {
+        // Kill only once the waiter sleeps at the server.
+        auto t0 = std::chrono::steady_clock::now();
+        while ((co_await s.status()).value().waiting == 0 && std::chrono::steady_clock::now() - t0 < 10s)
+          (void)co_await troupe::sleep_for(1ms);
+        p.kill();
+        co_await p.join();
+        co_return true;
+      }
+    };
+    auto [got, killed] = co_await troupe::when_all(parts::waiter(s), parts::killer(holder, s));
+    CHECK(got);
+    CHECK(killed);
+    // One permit went to the waiter, the other is free again.
+    CHECK(s.value() == 1);
+    CHECK((co_await s.release()).has_value());
+    CHECK(s.value() == 2);
+    s.shutdown();
+    held.shutdown();
   });
 }
 
