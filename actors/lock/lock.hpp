@@ -19,6 +19,9 @@
 
 namespace troupe {
 
+template <class Lock>
+class lock_guard;
+
 namespace actors::detail {
 
 std::uint64_t fresh_owner_id() noexcept;
@@ -103,6 +106,14 @@ class lock_base {
   static coro::task<result<lock_grant>> slow_acquire(actor_ref server, lock_base self, std::uint64_t deadline,
                                                      std::chrono::nanoseconds wait, std::stop_token stop, bool block);
   static coro::task<result<void>> slow_release(actor_ref server, lock_release msg);
+  // The slow path of scoped(): acquire through the server, then guard.
+  template <class Lock>
+  static coro::task<result<lock_guard<Lock>>> guarded(Lock l, std::optional<std::chrono::nanoseconds> timeout,
+                                                     std::stop_token stop) {
+    auto g = co_await slow_acquire(l.server_, l, deadline_of(timeout), local_timeout(timeout), std::move(stop), true);
+    if (!g) co_return g.error();
+    co_return lock_guard<Lock>(std::move(l), *g);
+  }
 
   actor_ref server_;
   std::shared_ptr<transport::shm_segment> segment_;
@@ -164,11 +175,11 @@ class lock : public actors::detail::lock_base {
   /// its shared memory cannot be had.
   static lock make();
   /// Acquires and returns a guard that releases when it goes out of scope.
-  [[nodiscard]] coro::task<result<lock_guard<lock>>> scoped(
+  /// Uncontended, completes without suspending (as acquire).
+  [[nodiscard]] coro::ready_or<result<lock_guard<lock>>> scoped(
       std::optional<std::chrono::nanoseconds> timeout = actors::forever, std::stop_token stop = {}) const {
-    auto g = co_await acquire(timeout, std::move(stop));
-    if (!g) co_return g.error();
-    co_return lock_guard<lock>(*this, *g);
+    if (auto g = try_fast(true)) return result<lock_guard<lock>>(lock_guard<lock>(*this, *g));
+    return guarded(*this, timeout, std::move(stop));
   }
   /// Acquires without suspending if the lock is free (nullopt otherwise):
   /// the cheapest way to guard a few instructions.
@@ -194,11 +205,10 @@ class rlock : public actors::detail::lock_base {
   /// A handle for a different owner of the same rlock (another task in
   /// this process that must not share ownership).
   [[nodiscard]] rlock another_owner() const { return rlock(server_, segment_); }
-  [[nodiscard]] coro::task<result<lock_guard<rlock>>> scoped(
+  [[nodiscard]] coro::ready_or<result<lock_guard<rlock>>> scoped(
       std::optional<std::chrono::nanoseconds> timeout = actors::forever, std::stop_token stop = {}) const {
-    auto g = co_await acquire(timeout, std::move(stop));
-    if (!g) co_return g.error();
-    co_return lock_guard<rlock>(*this, *g);
+    if (auto g = try_fast(true)) return result<lock_guard<rlock>>(lock_guard<rlock>(*this, *g));
+    return guarded(*this, timeout, std::move(stop));
   }
   [[nodiscard]] std::optional<lock_guard<rlock>> try_scoped() const {
     auto g = try_fast(false);
