@@ -6,7 +6,8 @@ import multiprocessing as mp
 import time
 
 
-def hammer(lock, rounds):
+def hammer(lock, start, rounds):
+    start.wait()
     for _ in range(rounds):
         lock.acquire()
         lock.release()
@@ -33,10 +34,12 @@ def main():
     ctx = mp.get_context("fork")
     rounds = 50_000
     lock = ctx.Lock()
-    procs = [ctx.Process(target=hammer, args=(lock, rounds)) for _ in range(4)]
-    t0 = time.perf_counter()
+    start = ctx.Barrier(5)  # timing starts once all four are running
+    procs = [ctx.Process(target=hammer, args=(lock, start, rounds)) for _ in range(4)]
     for p in procs:
         p.start()
+    start.wait()
+    t0 = time.perf_counter()
     for p in procs:
         p.join()
     emit("lock_contention", 4 * rounds / (time.perf_counter() - t0), "acq/s", {"processes": 4, "rounds": rounds})
