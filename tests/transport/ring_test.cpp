@@ -1,0 +1,223 @@
+// The shared-memory ring: records in order across wrap-around, full and
+// empty, the largest record, doorbells that are never lost, and a producer
+// that corrupts the shared indices.
+#include <doctest/doctest.h>
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "framework/transport/ring.hpp"
+#include "framework/transport/shm_segment.hpp"
+
+using namespace troupe;
+using transport::ring_reader;
+using transport::ring_writer;
+
+namespace {
+
+struct ring_memory {
+  std::shared_ptr<transport::shm_segment> seg;
+  transport::ring_view view;
+};
+
+ring_memory make_ring(std::size_t capacity) {
+  auto seg = transport::shm_segment::create(transport::segment_kind::test, transport::ring_region_size(capacity)).value();
+  transport::ring_init(seg->payload(), capacity);
+  auto view = transport::ring_open(seg->payload(), seg->payload_size()).value();
+  return {seg, view};
+}
+
+// A record's bytes: its sequence number, then a pattern derived from it.
+std::size_t size_of(std::uint64_t seq) { return 8 + (seq * 37) % 200; }
+
+bool write_record(ring_writer& w, std::uint64_t seq) {
+  auto n = size_of(seq);
+  auto room = w.reserve(n).value();
+  if (room.empty()) return false;
+  std::memcpy(room.data(), &seq, 8);
+  for (std::size_t i = 8; i < n; ++i) room[i] = static_cast<std::byte>(seq + i);
+  w.commit(n);
+  return true;
+}
+
+bool record_ok(std::span<const std::byte> r, std::uint64_t seq) {
+  if (r.size() != size_of(seq)) return false;
+  std::uint64_t got = 0;
+  std::memcpy(&got, r.data(), 8);
+  if (got != seq) return false;
+  for (std::size_t i = 8; i < r.size(); ++i)
+    if (r[i] != static_cast<std::byte>(seq + i)) return false;
+  return true;
+}
+
+bool mentions(const error& e, const char* what) { return e.message.find(what) != std::string::npos; }
+
+void ring_doorbell(int fd) {
+  std::uint64_t one = 1;
+  REQUIRE(::write(fd, &one, 8) == 8);
+}
+// Waits (at most 10 s: a lost wake-up fails instead of hanging) and drains.
+void wait_doorbell(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  REQUIRE(::poll(&p, 1, 10'000) == 1);
+  std::uint64_t n = 0;
+  REQUIRE(::read(fd, &n, 8) == 8);
+}
+
+}  // namespace
+
+TEST_SUITE("transport") {
+
+TEST_CASE("a ring hands records over in order across many wrap-arounds") {
+  auto m = make_ring(4096);
+  ring_writer w(m.view);
+  ring_reader r(m.view);
+  std::uint64_t written = 0, read = 0;
+  while (read < 20'000) {
+    while (written < 20'000 && write_record(w, written)) ++written;
+    (void)w.publish();
+    for (;;) {
+      auto rec = r.peek().value();
+      if (!rec) break;
+      REQUIRE(record_ok(*rec, read));
+      r.consume();
+      ++read;
+    }
+    (void)r.release();
+  }
+  CHECK(read == 20'000);
+}
+
+TEST_CASE("a full ring refuses a record until the consumer releases room; an empty one has nothing") {
+  auto m = make_ring(4096);
+  ring_writer w(m.view);
+  ring_reader r(m.view);
+  CHECK_FALSE(r.peek().value().has_value());
+  int n = 0;
+  while (write_record(w, 1)) ++n;
+  CHECK(n > 0);
+  CHECK_FALSE(r.peek().value().has_value());  // nothing published yet
+  (void)w.publish();
+  REQUIRE(r.peek().value().has_value());
+  r.consume();
+  CHECK_FALSE(write_record(w, 1));  // consumed, but its room not yet released
+  (void)r.release();
+  CHECK(write_record(w, 1));
+}
+
+TEST_CASE("the largest record fits exactly; a larger one is too_large") {
+  auto m = make_ring(4096);
+  ring_writer w(m.view);
+  ring_reader r(m.view);
+  const std::size_t big = w.max_payload();
+  for (int round = 0; round < 10; ++round) {
+    auto room = w.reserve(big).value();
+    REQUIRE(room.size() == big);
+    std::memset(room.data(), round, big);
+    w.commit(big);
+    (void)w.publish();
+    auto rec = r.peek().value();
+    REQUIRE(rec.has_value());
+    CHECK(rec->size() == big);
+    CHECK((*rec)[big - 1] == static_cast<std::byte>(round));
+    r.consume();
+    (void)r.release();
+  }
+  CHECK(w.reserve(big + 1).error().code == errc::too_large);
+}
+
+TEST_CASE("two threads stream a million records through a small ring, sleeping on doorbells") {
+  auto m = make_ring(8192);
+  int consumer_bell = ::eventfd(0, EFD_CLOEXEC);
+  int producer_bell = ::eventfd(0, EFD_CLOEXEC);
+  REQUIRE(consumer_bell >= 0);
+  REQUIRE(producer_bell >= 0);
+  constexpr std::uint64_t total = 1'000'000;
+  std::thread producer([&] {
+    ring_writer w(m.view);
+    for (std::uint64_t seq = 0; seq < total;) {
+      if (write_record(w, seq)) {
+        ++seq;
+        if (seq % 64 == 0 && w.publish()) ring_doorbell(consumer_bell);
+        continue;
+      }
+      if (w.publish()) ring_doorbell(consumer_bell);
+      if (w.prepare_sleep(size_of(seq))) {
+        wait_doorbell(producer_bell);
+        w.woke();
+      }
+    }
+    if (w.publish()) ring_doorbell(consumer_bell);
+  });
+  ring_reader r(m.view);
+  std::uint64_t seq = 0;
+  bool ok = true;
+  while (seq < total) {
+    auto rec = r.peek().value();
+    if (rec) {
+      ok = ok && record_ok(*rec, seq);
+      r.consume();
+      ++seq;
+      if (seq % 64 == 0 && r.release()) ring_doorbell(producer_bell);
+      continue;
+    }
+    if (r.release()) ring_doorbell(producer_bell);
+    if (r.prepare_sleep()) {
+      wait_doorbell(consumer_bell);
+      r.woke();
+    }
+  }
+  producer.join();
+  CHECK(ok);
+  CHECK(seq == total);
+  ::close(consumer_bell);
+  ::close(producer_bell);
+}
+
+TEST_CASE("impossible indices or record headers are reported, never followed") {
+  auto m = make_ring(4096);
+  auto* c = m.view.control;
+  {
+    ring_reader r(m.view);
+    c->head.store(8192);  // more than a ring's worth ahead
+    CHECK(mentions(r.peek().error(), "index is impossible"));
+  }
+  {
+    c->head.store(0);
+    ring_writer w(m.view);
+    ring_reader r(m.view);
+    REQUIRE(write_record(w, 3));
+    (void)w.publish();
+    // The producer scribbles over the header after publishing.
+    auto* data = reinterpret_cast<std::byte*>(c) + sizeof(transport::ring_control);
+    transport::ring_record_header bad{5000, transport::ring_record_header::data};
+    std::memcpy(data, &bad, sizeof bad);
+    CHECK(mentions(r.peek().error(), "past the written end"));
+    bad = {8, 77};
+    std::memcpy(data, &bad, sizeof bad);
+    CHECK(mentions(r.peek().error(), "unknown record kind"));
+  }
+  {
+    c->head.store(0);
+    c->tail.store(4096 + 8);  // the consumer claims to have read more than was written
+    ring_writer w(m.view);
+    for (int i = 0; i < 100 && w.reserve(100).has_value(); ++i) w.commit(100);
+    CHECK(mentions(w.reserve(100).error(), "index is impossible"));
+  }
+  // A control block that is not a ring's is refused before use.
+  c->magic = 0;
+  CHECK(mentions(transport::ring_open(m.seg->payload(), m.seg->payload_size()).error(), "bad magic"));
+  transport::ring_init(m.seg->payload(), 4096);
+  c->capacity = 5000;
+  CHECK(mentions(transport::ring_open(m.seg->payload(), m.seg->payload_size()).error(), "bad capacity"));
+  c->capacity = 1u << 20;
+  CHECK(mentions(transport::ring_open(m.seg->payload(), m.seg->payload_size()).error(), "larger than its region"));
+}
+
+}  // TEST_SUITE
