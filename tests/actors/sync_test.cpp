@@ -101,6 +101,12 @@ task<void> bounded_worker(troupe::semaphore s, troupe::actor_ref reg, int rounds
 
 task<int> wait_for_event(troupe::event e) { co_return (co_await e.wait(10s)).value() ? 0 : 1; }
 
+// Says it is about to wait, then waits for the event until killed.
+task<void> wait_for_event_until_killed(troupe::event e, troupe::event waiting) {
+  (void)co_await waiting.set();
+  (void)co_await e.wait();
+}
+
 task<int> barrier_party(troupe::barrier b) {
   auto r = co_await b.wait(10s);
   co_return r ? static_cast<int>(*r) : 100 + static_cast<int>(r.code());
@@ -314,6 +320,56 @@ TEST_CASE("an event wakes a waiter in another process; wait times out with false
     (void)co_await e.clear();
     CHECK_FALSE((co_await e.is_set()).value());
     e.shutdown();
+  });
+}
+
+TEST_CASE("an event waiter killed while waiting leaves the event working for the living") {
+  run_test([]() -> task<void> {
+    auto e = troupe::event::make();
+    auto waiting = troupe::event::make();
+    process doomed(wait_for_event_until_killed, e, waiting);
+    doomed.start();
+    CHECK((co_await waiting.wait(10s)).value());
+    doomed.kill();
+    co_await doomed.join();
+    CHECK(doomed.exitcode() == -9);
+    process living(wait_for_event, e);
+    living.start();
+    (void)co_await e.set();
+    co_await living.join();
+    CHECK(living.exitcode() == 0);
+    CHECK((co_await e.is_set()).value());
+    e.shutdown();
+    waiting.shutdown();
+  });
+}
+
+TEST_CASE("a semaphore acquire times out, a cancelled one is withdrawn, and the permit goes to the next") {
+  run_test([]() -> task<void> {
+    auto s = troupe::semaphore::make(1);
+    CHECK((co_await s.acquire()).has_value());
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK((co_await s.acquire(30ms)).code() == errc::timeout);
+    CHECK(std::chrono::steady_clock::now() - t0 >= 30ms);
+    struct parts {
+      static task<errc> waiter(troupe::semaphore s, std::stop_token st) {
+        co_return (co_await s.acquire(troupe::actors::forever, st)).code();
+      }
+      static task<void> stopper(std::stop_source& src) {
+        (void)co_await troupe::sleep_for(10ms);
+        src.request_stop();
+      }
+    };
+    std::stop_source stop;
+    auto [code, _] = co_await troupe::when_all(parts::waiter(s, stop.get_token()), parts::stopper(stop));
+    CHECK(code == errc::cancelled);
+    CHECK((co_await s.status()).value().waiting == 0);
+    CHECK(s.value() == 0);
+    CHECK((co_await s.release()).has_value());
+    CHECK(s.value() == 1);
+    CHECK((co_await s.acquire(1s)).has_value());
+    CHECK((co_await s.release(0)).code() == errc::invalid_argument);
+    s.shutdown();
   });
 }
 
