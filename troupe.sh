@@ -119,22 +119,31 @@ case "$cmd" in
     ;;
   bench)
     runs=${1:-5}
-    need_packages "${packages[@]}"
+    need_packages "${packages[@]}" python3-matplotlib
     configure build-bench -Dbuildtype=release -Db_lto=true -Dtests=false -Dsamples=false
     ninja -C build-bench >/dev/null
     mkdir -p bench/results
-    out=bench/results/$(date +%Y%m%d-%H%M%S).jsonl
+    stamp=$(date +%Y%m%d-%H%M%S)
+    out=bench/results/$stamp.jsonl
+    # Each round runs every troupe program, then every peer (the Python
+    # multiprocessing scripts and the C++ Boost.Interprocess program), so
+    # the two sides alternate and share the machine's mood of the moment.
     {
-      for exe in build-bench/bench/*; do
-        [ -f "$exe" ] && [ -x "$exe" ] || continue
-        for _ in $(seq "$runs"); do "$exe"; done
-      done
-      # The peers: the same workloads written with Python's multiprocessing.
-      for peer in bench/peers/*.py; do
-        for _ in $(seq "$runs"); do python3 "$peer"; done
+      for _ in $(seq "$runs"); do
+        for exe in build-bench/bench/*; do
+          [ -f "$exe" ] && [ -x "$exe" ] || continue
+          "$exe"
+        done
+        for peer in bench/peers/*.py; do python3 "$peer"; done
       done
     } | tee "$out"
     python3 scripts/bench_table.py "$out"
+    # The chart needs Debian's matplotlib, so Debian's python3 draws it.
+    chart_python=/usr/bin/python3
+    [ -x "$chart_python" ] || chart_python=python3
+    "$chart_python" scripts/bench_chart.py "$out" "bench/results/$stamp.png"
+    cp "bench/results/$stamp.png" bench/ratios.png
+    echo "chart: bench/results/$stamp.png (copied to bench/ratios.png, shown in the README)"
     ;;
   *)
     sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'

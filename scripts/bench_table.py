@@ -41,24 +41,29 @@ def main() -> None:
             runs[r["workload"]][r["system"]].append(r["value"])
             units[r["workload"]] = r["unit"]
             lower_is_better[r["workload"]] = r["metric"] == "latency"
-    print(f"{'workload':<18} {'runs':>4} {'troupe':>12} {'peer':>12} {'ratio':>8} {'unit':<14} {'target':>10} met")
-    for w, systems in runs.items():
+    print(f"{'workload':<18} {'runs':>4} {'troupe':>12} {'python':>12} {'ratio':>8} {'boost':>12} {'ratio':>8}"
+          f" {'unit':<14} {'target':>14} met")
+    for w, systems in sorted(runs.items()):
         ours = systems.get("troupe", [])
         if not ours:
             continue
         med = statistics.median(ours)
-        peers = [(s, v) for s, v in systems.items() if s != "troupe"]
-        peer_med = statistics.median(peers[0][1]) if peers else None
-        ratio = "-"
-        if peer_med:
+        cols = []
+        for peer in ("python", "boost"):
+            vals = systems.get(peer)
+            if not vals:
+                cols += ["-", "-"]
+                continue
+            peer_med = statistics.median(vals)
             r = peer_med / med if lower_is_better[w] else med / peer_med
-            ratio = f"{r:,.1f}x"
+            cols += [fmt(peer_med), f"{r:,.1f}x"]
         op, target = TARGETS.get(w, (None, None))
         met = "-" if op is None else ("yes" if (med >= target if op == ">=" else med <= target) else "NO")
         tgt = "-" if op is None else f"{op} {fmt(target)}"
-        peer = "-" if peer_med is None else f"{fmt(peer_med)}"
-        print(f"{w:<18} {len(ours):>4} {fmt(med):>12} {peer:>12} {ratio:>8} {units[w]:<14} {tgt:>10} {met}")
-    print("ratio: how many times troupe beats the peer (Python multiprocessing) measured in this run")
+        print(f"{w:<18} {len(ours):>4} {fmt(med):>12} {cols[0]:>12} {cols[1]:>8} {cols[2]:>12} {cols[3]:>8}"
+              f" {units[w]:<14} {tgt:>14} {met}")
+    print("ratio: how many times troupe beats that peer, medians measured in this run "
+          "(python: multiprocessing; boost: Boost.Interprocess message_queue)")
 
 
 if __name__ == "__main__":
