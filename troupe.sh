@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # troupe's one entry point: installs what is missing, builds with meson, runs.
 #   ./troupe.sh tour                  build everything and run every sample
-#   ./troupe.sh test [--sanitize]     build and run the full test suite
+#   ./troupe.sh test [--sanitize] [--fuzz-seconds N]
+#                                     build and run the full test suite
 #                                     (--sanitize: clang with ASan+UBSan, then
-#                                     the shared-memory suites under TSan)
+#                                     the shared-memory suites under TSan, then
+#                                     each fuzz target over its corpus and for
+#                                     N seconds, 60 by default)
 #   ./troupe.sh bench [RUNS]          optimised build, every benchmark RUNS times, medians
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -79,11 +82,14 @@ case "$cmd" in
     ;;
   test)
     sanitize=0
-    for a in "$@"; do
-      case "$a" in
+    fuzz_seconds=60
+    while (($#)); do
+      case "$1" in
         --sanitize) sanitize=1 ;;
-        *) echo "unknown option $a" >&2; exit 2 ;;
+        --fuzz-seconds) fuzz_seconds=${2:?--fuzz-seconds needs a number}; shift ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
       esac
+      shift
     done
     need_packages "${packages[@]}"
     if ((sanitize)); then
@@ -114,6 +120,16 @@ case "$cmd" in
       meson test -C build-tsan --no-rebuild --print-errorlogs --suite tsan
       set -e
       logs+=(build-tsan/meson-logs/testlog.json)
+      # libFuzzer targets (ASan+UBSan): the stored corpus first (seeds and
+      # past faults), then fresh inputs for the given time.
+      CXX=clang++ configure build-fuzz -Dfuzz=true -Dwerror=true -Db_sanitize=address,undefined \
+        -Db_lundef=false -Dtests=false -Dsamples=false -Dbench=false
+      meson configure build-fuzz -Dfuzz_seconds="$fuzz_seconds" >/dev/null
+      ninja -C build-fuzz
+      set +e
+      meson test -C build-fuzz --no-rebuild --print-errorlogs --suite fuzz --num-processes 2
+      set -e
+      logs+=(build-fuzz/meson-logs/testlog.json)
     fi
     summarise "${logs[@]}"
     ;;
