@@ -220,14 +220,17 @@ TEST_CASE("a lock whose holder is killed passes to the next waiter, marked owner
     CHECK((co_await held.wait(10s)).value());
     struct parts {
       static task<troupe::result<troupe::lock_grant>> waiter(troupe::lock l) { co_return co_await l.acquire(10s); }
-      static task<std::uint64_t> killer(process& p) {
-        (void)co_await troupe::sleep_for(20ms);
+      static task<std::uint64_t> killer(process& p, troupe::lock l) {
+        // Kill once the waiter sleeps at the server (with a deadline).
+        auto t0 = std::chrono::steady_clock::now();
+        while ((co_await l.status()).value().waiting == 0 && std::chrono::steady_clock::now() - t0 < 10s)
+          (void)co_await troupe::sleep_for(1ms);
         std::uint64_t at = now_ms();
         p.kill();
         co_return at;
       }
     };
-    auto [grant, killed_at] = co_await troupe::when_all(parts::waiter(l), parts::killer(holder));
+    auto [grant, killed_at] = co_await troupe::when_all(parts::waiter(l), parts::killer(holder, l));
     auto took = now_ms() - killed_at;
     REQUIRE(grant.has_value());
     CHECK(grant->owner_died);
