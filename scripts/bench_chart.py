@@ -44,7 +44,7 @@ def main() -> None:
             continue
         ax.barh(ys, xs, height=height, label=f"vs {p}")
         for y, x in zip(ys, xs):
-            ax.text(x, y, f" {x:,.1f}×", va="center", fontsize=8)
+            ax.text(x, y, f" {x:,.1f}×" if x >= 1 else f" {x:.3f}×", va="center", fontsize=8)
     ax.set_yticks([k + height / 2 for k in range(len(rows))])
     ax.set_yticklabels([w for w, _ in rows])
     ax.invert_yaxis()
@@ -52,7 +52,7 @@ def main() -> None:
     ax.axvline(1.0, color="grey", linewidth=0.8)
     ax.set_xlabel("how many times troupe beats the peer (log scale; > 1 is better)")
     ax.set_title("troupe vs its peers, medians of one run")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(sys.argv[2], dpi=110)
 

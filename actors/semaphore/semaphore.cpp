@@ -1,7 +1,6 @@
 #include "actors/semaphore/semaphore.hpp"
 
 #include <algorithm>
-#include <limits>
 #include <utility>
 
 #include "actors/common/slot_table.hpp"
