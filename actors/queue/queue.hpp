@@ -1,8 +1,10 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stop_token>
 #include <type_traits>
@@ -22,9 +24,13 @@ namespace troupe {
 /// that can be copied, passed to a child as an argument or sent in a
 /// message.
 ///
-/// Items of one producer arrive in the order it put them. put() returns once
-/// the server holds the item, so it is delivered even if the producer exits
-/// right after. A consumer whose process dies while waiting in get() takes
+/// Items of one producer arrive in the order it put them. put() waits for
+/// the server's answer only when it must: with each answer the server may
+/// grant credit — room it reserves for this handle's next puts — and those
+/// puts are sent without waiting (pipelined, batched by the link). Either
+/// way an item put is delivered even if the producer exits right after
+/// (its link is flushed on exit); one sent under credit is lost only if the
+/// producer's process is killed before its link wrote it out. A consumer whose process dies while waiting in get() takes
 /// nothing with it. Every wait takes an optional timeout (enforced by the
 /// server, so an item is never handed to a waiter that already gave up) and
 /// a stop token (the wait is withdrawn; an item the server handed out before
@@ -40,7 +46,7 @@ class queue : public actors::protocol_handle {
  public:
   using value_type = T;
   queue() = default;
-  explicit queue(actor_ref server) noexcept : server_(server) {}
+  explicit queue(actor_ref server) : server_(server), credit_(std::make_shared<credit_state>()) {}
 
   /// Makes a queue served on the current runtime. maxsize 0: unbounded up to
   /// 1,048,576 waiting items, past which put waits as if full.
@@ -48,19 +54,37 @@ class queue : public actors::protocol_handle {
     return queue(spawn(runtime::current(), &actors::detail::queue_server<T>, std::uint64_t{maxsize}));
   }
 
-  /// Puts an item, waiting for room while the queue is full.
+  /// Puts an item, waiting for room while the queue is full (or sending it
+  /// at once under credit).
   [[nodiscard]] coro::task<result<void>> put(T item, std::optional<std::chrono::nanoseconds> timeout = actors::forever,
                                              std::stop_token stop = {}) const {
+    if (take_credit()) {
+      actors::detail::queue_put_ahead<T> ahead{std::move(item), here()};
+      co_await server_.send(std::move(ahead));
+      co_return result<void>{};
+    }
     auto ticket = actors::detail::next_ticket();
     actors::detail::queue_put<T> m{std::move(item), here(), ticket, actors::detail::deadline_of(timeout), true};
-    co_return co_await actors::detail::ask<void>(server_, std::move(m), actors::detail::queue_withdraw{here(), ticket},
-                                                 actors::detail::local_timeout(timeout), std::move(stop));
+    auto granted = co_await actors::detail::ask<std::uint32_t>(
+        server_, std::move(m), actors::detail::queue_withdraw{here(), ticket}, actors::detail::local_timeout(timeout),
+        std::move(stop));
+    if (!granted) co_return granted.error();
+    add_credit(*granted);
+    co_return result<void>{};
   }
   /// Puts without waiting for room: errc::full if there is none (the answer
-  /// still comes from the server, so this suspends for that round trip).
+  /// comes from the server unless the handle holds credit).
   [[nodiscard]] coro::task<result<void>> try_put(T item) const {
+    if (take_credit()) {
+      actors::detail::queue_put_ahead<T> ahead{std::move(item), here()};
+      co_await server_.send(std::move(ahead));
+      co_return result<void>{};
+    }
     actors::detail::queue_put<T> m{std::move(item), here(), 0, 0, false};
-    co_return co_await server_.request<void>(std::move(m), std::chrono::nanoseconds::max());
+    auto granted = co_await server_.request<std::uint32_t>(std::move(m), std::chrono::nanoseconds::max());
+    if (!granted) co_return granted.error();
+    add_credit(*granted);
+    co_return result<void>{};
   }
 
   /// Takes the oldest item, waiting while the queue is empty.
@@ -91,7 +115,7 @@ class queue : public actors::protocol_handle {
   [[nodiscard]] coro::task<result<bool>> full() const {
     auto s = co_await server_.request<actors::detail::queue_status>(actors::detail::queue_query{});
     if (!s) co_return s.error();
-    co_return s->size >= (s->maxsize == 0 ? actors::detail::queue_memory_bound : s->maxsize);
+    co_return s->size + s->reserved >= (s->maxsize == 0 ? actors::detail::queue_memory_bound : s->maxsize);
   }
 
   /// The server's counters, for diagnostics and tests.
@@ -112,7 +136,31 @@ class queue : public actors::protocol_handle {
 
  protected:
   static node_id here() { return runtime::current().node(); }
+
+  // Credit the server granted this handle (and its copies in this
+  // process): puts it may send without waiting. It belongs to the runtime
+  // it was granted to.
+  struct credit_state {
+    std::atomic<node_id> node{0};
+    std::atomic<std::uint32_t> left{0};
+  };
+  bool take_credit() const noexcept {
+    if (!credit_ || credit_->node.load(std::memory_order_relaxed) != here()) return false;
+    std::uint32_t n = credit_->left.load(std::memory_order_relaxed);
+    while (n > 0 && !credit_->left.compare_exchange_weak(n, n - 1, std::memory_order_relaxed)) {
+    }
+    return n > 0;
+  }
+  void add_credit(std::uint32_t granted) const noexcept {
+    if (!credit_ || granted == 0) return;
+    if (credit_->node.exchange(here(), std::memory_order_relaxed) != here())
+      credit_->left.store(granted, std::memory_order_relaxed);
+    else
+      credit_->left.fetch_add(granted, std::memory_order_relaxed);
+  }
+
   actor_ref server_;
+  std::shared_ptr<credit_state> credit_;
 };
 
 /// A queue whose consumers report each item done, as Python's JoinableQueue:

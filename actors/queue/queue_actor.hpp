@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
 #include <deque>
+#include <map>
 
 #include "actors/common/protocol.hpp"
 #include "actors/queue/queue_messages.hpp"
@@ -15,14 +17,24 @@ namespace troupe::actors::detail {
 /// the server without limit.
 inline constexpr std::uint64_t queue_memory_bound = std::uint64_t{1} << 20;
 
+/// Most puts one client may send ahead of the server's answers.
+inline constexpr std::uint64_t queue_credit_batch = 256;
+
 template <class T>
 using queue_inbox = inbox<queue_put<T>, queue_get<T>, queue_withdraw, queue_query, queue_close, queue_task_done,
-                          queue_join, down>;
+                          queue_join, down, queue_put_ahead<T>>;
 
 /// The server of a queue: owns the items, the waiting putters and getters,
 /// and the count of unfinished tasks. Waits end by the server's deadlines,
 /// by withdrawal, by close, or when the waiter's process dies (its waits are
 /// dropped, so a dead consumer never swallows an item).
+///
+/// Credit: with each answered put the server may grant the client room for
+/// further puts it sends ahead without waiting (at most a quarter of the
+/// free room, at most queue_credit_batch), reserving that room. A queue too
+/// small to share that way grants nothing, so its puts keep waiting for
+/// answers. Credit granted before close() is still honoured; a dead
+/// client's unused credit is freed.
 template <class T>
 coro::task<void> queue_server(queue_inbox<T> self, std::uint64_t maxsize) {
   struct putter : waiter {
@@ -36,6 +48,27 @@ coro::task<void> queue_server(queue_inbox<T> self, std::uint64_t maxsize) {
   std::uint64_t unfinished = 0;
   bool closed = false;
   client_watch clients;
+  std::map<node_id, std::uint64_t> credit;  // granted and not yet used, per client
+  std::uint64_t reserved = 0;               // their sum
+  auto room = [&] { return items.size() + reserved < capacity; };
+  auto grant = [&](node_id client) -> std::uint32_t {
+    if (closed || items.size() + reserved >= capacity) return 0;
+    const std::uint64_t g = std::min<std::uint64_t>(queue_credit_batch, (capacity - items.size() - reserved) / 4);
+    if (g == 0) return 0;
+    credit[client] += g;
+    reserved += g;
+    return static_cast<std::uint32_t>(g);
+  };
+  // An item arrived: to the first waiting getter, or into the queue.
+  auto deliver = [&](T&& item) {
+    ++unfinished;
+    if (!getters.empty()) {
+      getters.front().reply.reply(std::move(item));
+      getters.pop_front();
+    } else {
+      items.push_back(std::move(item));
+    }
+  };
 
   auto expire_all = [&] {
     auto timed_out = [](auto& w) { w.reply.fail(error{errc::timeout, "the queue wait timed out"}); };
@@ -45,10 +78,10 @@ coro::task<void> queue_server(queue_inbox<T> self, std::uint64_t maxsize) {
   };
   // Room freed: let waiting putters in, in order.
   auto admit = [&] {
-    while (!putters.empty() && items.size() < capacity) {
+    while (!putters.empty() && room()) {
       items.push_back(std::move(putters.front().item));
       ++unfinished;
-      putters.front().reply.reply();
+      putters.front().reply.reply(std::uint32_t{0});
       putters.pop_front();
     }
   };
@@ -68,16 +101,9 @@ coro::task<void> queue_server(queue_inbox<T> self, std::uint64_t maxsize) {
         clients.see(self, m.client);
         if (closed) {
           l->fail(error{errc::closed, "put on a closed queue"});
-        } else if (!getters.empty()) {
-          // A waiting getter takes it directly (the queue was empty).
-          ++unfinished;
-          getters.front().reply.reply(std::move(m.item));
-          getters.pop_front();
-          l->reply();
-        } else if (items.size() < capacity) {
-          items.push_back(std::move(m.item));
-          ++unfinished;
-          l->reply();
+        } else if (!getters.empty() || room()) {
+          deliver(std::move(m.item));
+          l->reply(grant(m.client));
         } else if (!m.block) {
           l->fail(error{errc::full, "the queue is full"});
         } else {
@@ -108,7 +134,7 @@ coro::task<void> queue_server(queue_inbox<T> self, std::uint64_t maxsize) {
         break;
       }
       case 3:  // query
-        l->reply(queue_status{items.size(), maxsize, unfinished, getters.size(), putters.size(), closed});
+        l->reply(queue_status{items.size(), maxsize, unfinished, getters.size(), putters.size(), closed, reserved});
         break;
       case 4:  // close
         closed = true;
@@ -136,12 +162,30 @@ coro::task<void> queue_server(queue_inbox<T> self, std::uint64_t maxsize) {
         else joiners.push_back(waiter{l->take_responder(), m.client, m.ticket, m.deadline_ns});
         break;
       }
-      case 7: {  // a client's process died: drop its waits
+      case 7: {  // a client's process died: drop its waits and its credit
         if (auto node = clients.gone(l->template get<down>())) {
           forget_client(putters, *node);
           forget_client(getters, *node);
           forget_client(joiners, *node);
+          if (auto it = credit.find(*node); it != credit.end()) {
+            reserved -= it->second;
+            credit.erase(it);
+            admit();
+          }
         }
+        break;
+      }
+      case 8: {  // a put under credit: its room was reserved
+        auto& m = l->template get<queue_put_ahead<T>>();
+        auto it = credit.find(m.client);
+        if (it != credit.end() && it->second > 0) {
+          --it->second;
+          --reserved;
+        }
+        // Without credit on record (a client confused about it) the item
+        // is still taken: dropping an acknowledged put would be worse than
+        // exceeding maxsize by one.
+        deliver(std::move(m.item));
         break;
       }
     }

@@ -9,14 +9,25 @@
 
 namespace troupe::actors::detail {
 
+/// A put that may wait. The answer is the credit granted with it: how
+/// many further puts the client may send ahead (queue_put_ahead) without
+/// waiting, the server having reserved room for them.
 template <class T>
 struct queue_put {
-  using response = void;
+  using response = std::uint32_t;
   T item;
   node_id client = 0;
   std::uint64_t ticket = 0;
   std::uint64_t deadline_ns = 0;  ///< 0: wait as long as it takes
   bool block = true;              ///< false: errc::full instead of waiting
+};
+
+/// A put sent under credit: the server reserved its room, so it needs no
+/// answer and the client does not wait for one.
+template <class T>
+struct queue_put_ahead {
+  T item;
+  node_id client = 0;
 };
 
 template <class T>
@@ -41,6 +52,7 @@ struct queue_status {
   std::uint64_t waiting_getters = 0;
   std::uint64_t waiting_putters = 0;
   bool closed = false;
+  std::uint64_t reserved = 0;  ///< room promised to clients' puts sent ahead
 };
 struct queue_query {
   using response = queue_status;

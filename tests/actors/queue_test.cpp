@@ -37,6 +37,12 @@ task<void> produce(troupe::queue<item> q, int producer, int count) {
 
 task<void> consume_one(troupe::queue<int> q) { (void)co_await q.get(); }
 
+// Puts one item (which earns credit), then waits to be killed.
+task<void> put_one_then_wait(troupe::queue<int> q) {
+  (void)(co_await q.put(1)).value();
+  (void)co_await troupe::sleep_for(60s);
+}
+
 struct handle_msg {
   troupe::queue<int> q;
 };
@@ -176,6 +182,56 @@ TEST_CASE("a queue handle travels inside a message to another process") {
     auto a = (co_await host.spawn(put_via_message)).value();
     co_await a.send(handle_msg{q});
     CHECK((co_await q.get(5s)).value() == 77);
+    q.shutdown();
+  });
+}
+
+TEST_CASE("a put earns credit for the next ones; a small queue grants none; close honours credit already granted") {
+  run_test([]() -> task<void> {
+    auto small = troupe::queue<int>::make(2);
+    CHECK((co_await small.put(1)).has_value());
+    CHECK((co_await small.status()).value().reserved == 0);
+    small.shutdown();
+
+    auto q = troupe::queue<int>::make(100);
+    CHECK((co_await q.put(0)).has_value());
+    auto granted = (co_await q.status()).value().reserved;
+    CHECK(granted == (100 - 1) / 4);
+    CHECK((co_await q.full()).value() == false);
+    (void)co_await q.close();
+    // Puts under the credit granted before close still arrive; then closed.
+    int accepted = 1;
+    for (;;) {
+      auto r = co_await q.put(accepted);
+      if (!r) {
+        CHECK(r.code() == errc::closed);
+        break;
+      }
+      ++accepted;
+    }
+    CHECK(static_cast<std::uint64_t>(accepted) == 1 + granted);
+    for (int i = 0; i < accepted; ++i) CHECK((co_await q.get(1s)).value() == i);
+    CHECK((co_await q.get()).code() == errc::closed);
+    q.shutdown();
+  });
+}
+
+TEST_CASE("a producer killed holding credit gives its reserved room back") {
+  run_test([]() -> task<void> {
+    auto q = troupe::queue<int>::make(64);
+    process p(put_one_then_wait, q);
+    p.start();
+    auto t0 = std::chrono::steady_clock::now();
+    while ((co_await q.status()).value().reserved == 0 && std::chrono::steady_clock::now() - t0 < 10s)
+      (void)co_await troupe::sleep_for(1ms);
+    CHECK((co_await q.status()).value().reserved > 0);
+    p.kill();
+    co_await p.join();
+    t0 = std::chrono::steady_clock::now();
+    while ((co_await q.status()).value().reserved != 0 && std::chrono::steady_clock::now() - t0 < 10s)
+      (void)co_await troupe::sleep_for(1ms);
+    CHECK((co_await q.status()).value().reserved == 0);
+    CHECK((co_await q.get(1s)).value() == 1);
     q.shutdown();
   });
 }
