@@ -30,8 +30,9 @@ namespace troupe {
 /// puts are sent without waiting (pipelined, batched by the link). Either
 /// way an item put is delivered even if the producer exits right after
 /// (its link is flushed on exit); one sent under credit is lost only if the
-/// producer's process is killed before its link wrote it out. A consumer whose process dies while waiting in get() takes
-/// nothing with it. Every wait takes an optional timeout (enforced by the
+/// producer's process is killed before its link wrote it out. A consumer
+/// whose process dies while waiting in get() takes nothing with it. Every
+/// wait takes an optional timeout (enforced by the
 /// server, so an item is never handed to a waiter that already gave up) and
 /// a stop token (the wait is withdrawn; an item the server handed out before
 /// the withdrawal arrived is still returned).
