@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 #include "framework/transport/socket_io.hpp"
@@ -24,7 +25,7 @@ link::~link() {
   // The runtime releases a link only after its writer stopped; any blocked
   // sender was woken by fail() or close_gracefully().
   TROUPE_ASSERT(!writer_running_, "link destroyed while its writer runs");
-  for (auto* v : {&out_fds_, &inflight_fds_})
+  for (auto* v : {&out_fds_, &inflight_fds_, &sock_fds_})
     for (const outgoing_fd& o : *v) ::close(o.fd);
   transport::close_fds(received_fds_);
   transport::close_fds(frame_fds_);
@@ -76,7 +77,7 @@ void link::adopt_fds(std::size_t offset, std::vector<int>& fds) {
 void link::flush() noexcept {
   // A writer waiting for the socket to drain is woken by the socket, or
   // when the link goes down.
-  if (writer_waiting_ && (!want_writable_ || state_ != state::up))
+  if (writer_waiting_ && ((!want_writable_ && !waiting_room_) || state_ != state::up))
     rt_.loop().schedule(std::exchange(writer_waiting_, {}));
 }
 
@@ -102,23 +103,28 @@ void link::wake_blocked() noexcept {
   }
 }
 
-// The writer parks here while there is nothing to send, or (writable)
-// until the socket takes more.
+// The writer parks here while there is nothing to send, (writable) until
+// the socket takes more, or (room) until the peer frees ring room.
 struct writer_wait {
   link* self;
   bool writable = false;
+  bool room = false;
   bool await_ready() const noexcept {
     if (self->state_ == link::state::lost) return true;
-    return !writable && (!self->out_.empty() || self->state_ != link::state::up);
+    if (writable || room) return false;
+    return self->out_.size() != self->out_pos_ || !self->sock_out_.empty() || self->state_ != link::state::up ||
+           (self->ring_ != nullptr && self->ring_->unpublished);
   }
   void await_suspend(std::coroutine_handle<> h) noexcept {
     self->writer_waiting_ = h;
+    self->waiting_room_ = room;
     if (writable) {
       self->want_writable_ = true;
       (void)self->watch_.watch((self->reading_ ? uv::fd_watch::readable : 0) | uv::fd_watch::writable);
     }
   }
   void await_resume() const noexcept {
+    self->waiting_room_ = false;
     if (writable) {
       self->want_writable_ = false;
       (void)self->watch_.watch(self->reading_ ? uv::fd_watch::readable : 0);
@@ -126,73 +132,110 @@ struct writer_wait {
   }
 };
 
+coro::task<bool> link::send_inflight(link* self) {
+  // Everything in inflight_ goes out in one send, split only where a frame
+  // carries descriptors: they go with its first byte.
+  if (self->peer_closed_) self->inflight_.clear();
+  std::size_t pos = 0;
+  std::size_t next_fd = 0;
+  bool failed = false;
+  const int fd = self->watch_.fd();
+  while (pos < self->inflight_.size()) {
+    std::size_t fd_end = next_fd;
+    std::array<int, wire::max_frame_fds> fds{};
+    std::size_t count = 0;
+    while (fd_end < self->inflight_fds_.size() && self->inflight_fds_[fd_end].offset == pos)
+      fds[count++] = self->inflight_fds_[fd_end++].fd;
+    const std::size_t stop =
+        fd_end < self->inflight_fds_.size() ? self->inflight_fds_[fd_end].offset : self->inflight_.size();
+    auto sent = fd < 0 ? result<std::size_t>(error{errc::closed, "link closed"})
+                       : transport::send_some(fd, std::span(self->inflight_).subspan(pos, stop - pos),
+                                              std::span<const int>(fds.data(), count));
+    if (!sent && sent.code() == errc::closed && self->reading_) {
+      // The peer is gone, but what it sent before may still wait in the
+      // socket (a child's last words): the reader reports the end once
+      // it has read everything. Until then, writes go nowhere.
+      self->peer_closed_ = true;
+      break;
+    }
+    if (!sent) {
+      if (self->state_ == state::up) {
+        exit_reason why;
+        why.what = exit_reason::kind::node_lost;
+        why.message = "write failed: " + sent.error().describe();
+        // What the peer put in the ring before it went still counts.
+        self->fail_after_draining(why);
+      }
+      failed = true;
+      break;
+    }
+    if (*sent == 0) {
+      co_await writer_wait{self, true};
+      if (self->state_ == state::lost) {
+        failed = true;
+        break;
+      }
+      continue;
+    }
+    // The kernel holds the descriptors now; ours can go.
+    for (std::size_t i = 0; i < count; ++i) ::close(fds[i]);
+    next_fd = fd_end;
+    pos += *sent;
+  }
+  for (std::size_t i = next_fd; i < self->inflight_fds_.size(); ++i) ::close(self->inflight_fds_[i].fd);
+  self->inflight_fds_.clear();
+  self->inflight_.clear();
+  co_return !failed;
+}
+
 coro::detail::detached link::write_loop(link* self) {
   for (;;) {
     co_await writer_wait{self};
     if (self->state_ == state::lost) break;
+    if (self->ring_ != nullptr && self->ring_->out_active) {
+      ring_state& rs = *self->ring_;
+      const std::size_t need = self->ring_move_out();
+      if (self->state_ == state::lost) break;
+      // Descriptors (and the frames before the switch) go out on the
+      // socket before the records that need them become visible.
+      if (!self->sock_out_.empty()) {
+        std::swap(self->sock_out_, self->inflight_);
+        std::swap(self->sock_fds_, self->inflight_fds_);
+        const bool sent = co_await send_inflight(self);
+        if (!sent) break;
+        if (!self->sock_out_.empty()) continue;  // more came meanwhile: they go first
+      }
+      if (rs.unpublished) {
+        rs.unpublished = false;
+        if (rs.writer.publish()) self->ring_bell();
+      }
+      if (need != 0) {
+        if (rs.writer.prepare_sleep(need)) {
+          co_await writer_wait{self, false, true};
+          rs.writer.woke();
+        }
+        continue;
+      }
+      if (self->out_.size() - self->out_pos_ < low_watermark) self->wake_blocked();
+      if (self->state_ == state::closing && self->out_.size() == self->out_pos_ && self->sock_out_.empty() &&
+          !rs.unpublished)
+        break;
+      continue;
+    }
     if (self->out_.empty()) {
       if (self->state_ == state::closing) break;
       continue;
     }
-    // Everything appended since the last write goes out in one send, split
-    // only where a frame carries descriptors: they go with its first byte.
     std::swap(self->out_, self->inflight_);
     std::swap(self->out_fds_, self->inflight_fds_);
-    if (self->peer_closed_) self->inflight_.clear();
-    std::size_t pos = 0;
-    std::size_t next_fd = 0;
-    bool failed = false;
-    const int fd = self->watch_.fd();
-    while (pos < self->inflight_.size()) {
-      std::size_t fd_end = next_fd;
-      std::array<int, wire::max_frame_fds> fds{};
-      std::size_t count = 0;
-      while (fd_end < self->inflight_fds_.size() && self->inflight_fds_[fd_end].offset == pos)
-        fds[count++] = self->inflight_fds_[fd_end++].fd;
-      const std::size_t stop =
-          fd_end < self->inflight_fds_.size() ? self->inflight_fds_[fd_end].offset : self->inflight_.size();
-      auto sent = fd < 0 ? result<std::size_t>(error{errc::closed, "link closed"})
-                         : transport::send_some(fd, std::span(self->inflight_).subspan(pos, stop - pos),
-                                                std::span<const int>(fds.data(), count));
-      if (!sent && sent.code() == errc::closed && self->reading_) {
-        // The peer is gone, but what it sent before may still wait in the
-        // socket (a child's last words): the reader reports the end once
-        // it has read everything. Until then, writes go nowhere.
-        self->peer_closed_ = true;
-        failed = false;
-        break;
-      }
-      if (!sent) {
-        if (self->state_ == state::up) {
-          exit_reason why;
-          why.what = exit_reason::kind::node_lost;
-          why.message = "write failed: " + sent.error().describe();
-          self->fail(why);
-        }
-        failed = true;
-        break;
-      }
-      if (*sent == 0) {
-        co_await writer_wait{self, true};
-        if (self->state_ == state::lost) {
-          failed = true;
-          break;
-        }
-        continue;
-      }
-      // The kernel holds the descriptors now; ours can go.
-      for (std::size_t i = 0; i < count; ++i) ::close(fds[i]);
-      next_fd = fd_end;
-      pos += *sent;
-    }
-    for (std::size_t i = next_fd; i < self->inflight_fds_.size(); ++i) ::close(self->inflight_fds_[i].fd);
-    self->inflight_fds_.clear();
-    self->inflight_.clear();
-    if (failed) break;
+    const bool sent = co_await send_inflight(self);
+    if (!sent) break;
     if (self->out_.size() < low_watermark) self->wake_blocked();
   }
   self->watch_.close();
+  if (self->ring_ != nullptr) self->ring_->bell.close();
   self->out_.clear();
+  self->out_pos_ = 0;
   self->wake_blocked();
   self->writer_running_ = false;
   runtime& rt = self->rt_;
@@ -235,7 +278,7 @@ void link::process_frames() noexcept {
   while (state_ == state::up) {
     switch (reader_.next(f)) {
       case transport::frame_reader::status::frame: {
-              const std::size_t want = f.header.fds;
+        const std::size_t want = f.header.fds;
         if (want > received_fds_.size() - received_fds_taken_) {
           fail_protocol("a frame claims " + std::to_string(want) + " file descriptors that did not arrive with it");
           return;
@@ -247,10 +290,27 @@ void link::process_frames() noexcept {
           received_fds_.clear();
           received_fds_taken_ = 0;
         }
+        if (ring_ != nullptr && ring_->in_active) {
+          // Past the peer's switch the socket carries only the descriptors
+          // of frames in the ring; they wait in fd_pool for them.
+          if (f.header.kind != wire::frame_kind::control || f.header.type != ring_fds_type || f.header.length != 0) {
+            transport::close_fds(frame_fds_);
+            fail_protocol("a frame arrived on the socket after the peer moved to the ring");
+            return;
+          }
+          ring_->fd_pool.insert(ring_->fd_pool.end(), frame_fds_.begin(), frame_fds_.end());
+          frame_fds_.clear();
+          if (ring_->fd_pool.size() - ring_->fd_pool_taken > max_waiting_fds) {
+            fail_protocol("more descriptors wait for ring frames than a link allows");
+            return;
+          }
+          continue;
+        }
         f.fds = frame_fds_;
         {
           wire::fd_decode_scope scope(frame_fds_);
-          rt_.on_frame(*this, f);
+          if (is_link_control(f.header)) handle_link_control(f);
+          else rt_.on_frame(*this, f);
         }
         transport::close_fds(frame_fds_);
         continue;
@@ -280,7 +340,7 @@ void link::ended(error e) noexcept {
   exit_reason why;
   why.what = exit_reason::kind::node_lost;
   why.message = e.code == errc::closed ? "link closed" : e.describe();
-  fail(why);
+  fail_after_draining(why);
 }
 
 void link::fail(const exit_reason& why) noexcept {
@@ -288,6 +348,7 @@ void link::fail(const exit_reason& why) noexcept {
   state_ = state::lost;
   reading_ = false;
   watch_.close();
+  if (ring_ != nullptr) ring_->bell.close();
   flush();
   wake_blocked();
   rt_.link_lost(*this, why);
@@ -298,6 +359,8 @@ void link::fail_after_draining(const exit_reason& why) noexcept {
   // Bounded: a peer that is gone sends nothing more, but a socket can hold
   // a few megabytes.
   if (state_ == state::up && reading_) read_available(1 << 12);
+  // What it put in the ring before it went is still there too.
+  if (state_ == state::up && ring_ != nullptr && ring_->in_active) ring_drain(std::size_t{1} << 20);
   fail(why);
 }
 

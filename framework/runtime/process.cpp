@@ -81,7 +81,14 @@ struct process_state final : link_handler, uv::timer_node {
   void on_control(link& l, const transport::frame_view& f) noexcept override {
     switch (f.header.type) {
       case welcome::troupe_type_id:
-        if (auto w = wire::from_bytes<welcome>(f.payload); w && w->node == node) return;
+        if (auto w = wire::from_bytes<welcome>(f.payload); w && w->node == node) {
+          // From here on frames travel through shared-memory rings; if
+          // they cannot be had, the socket carries on.
+          if (auto r = l.offer_ring(); !r)
+            std::fprintf(stderr, "troupe: the link to process %s stays on its socket: %s\n", name.c_str(),
+                         r.error().describe().c_str());
+          return;
+        }
         break;
       case refusal::troupe_type_id:
         if (auto r = wire::from_bytes<detail::refusal>(f.payload)) {
@@ -104,7 +111,7 @@ struct process_state final : link_handler, uv::timer_node {
 
   void on_ended(link&, const error&) noexcept override {
     if (status) {
-      lnk->fail(reason_of(*status));
+      lnk->fail_after_draining(reason_of(*status));
       return;
     }
     // The exit status usually follows the EOF within microseconds; wait
@@ -122,7 +129,7 @@ struct process_state final : link_handler, uv::timer_node {
     exit_reason why;
     why.what = exit_reason::kind::node_lost;
     why.message = "process " + self->name + " closed its link";
-    self->lnk->fail(why);
+    self->lnk->fail_after_draining(why);
   }
 
   void on_lost(link&, const exit_reason&) noexcept override {

@@ -1,5 +1,6 @@
 #include "framework/transport/ring.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <string>
@@ -73,12 +74,30 @@ result<std::span<std::byte>> ring_writer::reserve(std::size_t n) noexcept {
   return std::span<std::byte>(data_ + pending_pos_ + sizeof(ring_record_header), n);
 }
 
-void ring_writer::commit(std::size_t n) noexcept {
+result<std::span<std::byte>> ring_writer::reserve_contiguous() noexcept {
+  if (corrupt_) return corrupt("the consumer's index is impossible");
+  const std::uint64_t pos = head_ & (capacity_ - 1);
+  const std::uint64_t to_end = capacity_ - pos;
+  // Re-reads the consumer's index only if the cached one leaves less room
+  // than the largest record could use.
+  const std::uint64_t want = std::min<std::uint64_t>(to_end, align8(sizeof(ring_record_header) + max_payload()));
+  (void)room(want);
+  if (corrupt_) return corrupt("the consumer's index is impossible");
+  const std::uint64_t free = capacity_ - (head_ - tail_cache_);
+  std::uint64_t n = std::min(free, to_end);
+  if (n <= sizeof(ring_record_header)) return std::span<std::byte>{};
+  n = std::min<std::uint64_t>((n - sizeof(ring_record_header)) & ~std::uint64_t{7}, max_payload());
+  pending_skip_ = 0;
+  pending_pos_ = pos;
+  return std::span<std::byte>(data_ + pos + sizeof(ring_record_header), n);
+}
+
+void ring_writer::commit(std::size_t n, bool more) noexcept {
   if (pending_skip_ != 0) {
     ring_record_header wrap{0, ring_record_header::wrap};
     std::memcpy(data_ + (head_ & (capacity_ - 1)), &wrap, sizeof wrap);
   }
-  ring_record_header h{static_cast<std::uint32_t>(n), ring_record_header::data};
+  ring_record_header h{static_cast<std::uint32_t>(n), more ? ring_record_header::part : ring_record_header::data};
   std::memcpy(data_ + pending_pos_, &h, sizeof h);
   head_ += pending_skip_ + align8(sizeof(ring_record_header) + n);
   pending_skip_ = 0;
@@ -137,10 +156,12 @@ result<std::optional<std::span<const std::byte>>> ring_reader::peek() noexcept {
       tail_ += skip;
       continue;
     }
-    if (h.kind != ring_record_header::data) return corrupt("unknown record kind");
+    if (h.kind != ring_record_header::data && h.kind != ring_record_header::part)
+      return corrupt("unknown record kind");
     const std::uint64_t need = align8(sizeof(ring_record_header) + std::uint64_t{h.size});
     if (need > avail || pos + need > capacity_) return corrupt("record past the written end");
     next_tail_ = tail_ + need;
+    more_ = h.kind == ring_record_header::part;
     return std::optional<std::span<const std::byte>>(std::span<const std::byte>(data_ + pos + sizeof h, h.size));
   }
 }

@@ -51,6 +51,7 @@ constexpr std::size_t ring_region_size(std::size_t capacity) noexcept { return s
 struct ring_record_header {
   static constexpr std::uint32_t data = 1;
   static constexpr std::uint32_t wrap = 2;  ///< the rest up to the end is padding
+  static constexpr std::uint32_t part = 3;  ///< data continued by the next record
   std::uint32_t size;                       ///< payload bytes (data records)
   std::uint32_t kind;
 };
@@ -87,9 +88,16 @@ class ring_writer {
   /// errc::protocol_error if the consumer's index is impossible (corrupt).
   /// Nothing is visible to the consumer before commit().
   result<std::span<std::byte>> reserve(std::size_t n) noexcept;
+  /// Room for a record without wrapping: everything free from the write
+  /// position to the ring's end (or to the consumer), at most
+  /// max_payload(); empty if none. For encoding a record whose size is not
+  /// known yet: if it does not fit, reserve() its real size.
+  result<std::span<std::byte>> reserve_contiguous() noexcept;
   /// Completes the reserved record with `n` payload bytes (≤ what was
-  /// reserved). The consumer sees it after publish().
-  void commit(std::size_t n) noexcept;
+  /// reserved). With `more`, the record is a part that the next record
+  /// continues (the reader sees more() true). The consumer sees it after
+  /// publish().
+  void commit(std::size_t n, bool more = false) noexcept;
   /// Makes every committed record visible to the consumer. Returns true
   /// when the consumer said it sleeps: ring its doorbell (once per sleep).
   bool publish() noexcept;
@@ -123,6 +131,8 @@ class ring_reader {
   /// errc::protocol_error if the producer's index or a record header is
   /// impossible. The bytes stay valid until consume().
   result<std::optional<std::span<const std::byte>>> peek() noexcept;
+  /// Whether the record last peeked is a part continued by the next one.
+  [[nodiscard]] bool more() const noexcept { return more_; }
   /// Done with the record last peeked (its room is returned by release()).
   void consume() noexcept;
   /// Returns the room of every consumed record to the producer. Returns
@@ -144,6 +154,7 @@ class ring_reader {
   std::uint64_t head_cache_ = 0;  // the producer's, as last read
   std::uint64_t next_tail_ = 0;   // tail after the record peeked
   std::uint64_t released_ = 0;    // tail as last published
+  bool more_ = false;
 };
 
 }  // namespace troupe::transport

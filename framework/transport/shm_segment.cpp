@@ -140,6 +140,8 @@ result<std::shared_ptr<shm_segment>> shm_segment::open(int fd, segment_kind kind
   return s;
 }
 
+void shm_segment::keep_from_forks() const noexcept { (void)::madvise(base_, total_, MADV_DONTFORK); }
+
 namespace detail {
 
 void encode_segment(wire::writer& w, const std::shared_ptr<shm_segment>& s) {

@@ -76,6 +76,10 @@ class shm_segment {
   /// The memfd, for sending to another process.
   [[nodiscard]] int fd() const noexcept { return fd_; }
 
+  /// Children started by fork do not inherit this mapping (MADV_DONTFORK):
+  /// for memory private to one pair of processes, such as a link's rings.
+  void keep_from_forks() const noexcept;
+
   /// The object of type T at the start of the payload.
   template <class T>
   [[nodiscard]] T* as() const noexcept {

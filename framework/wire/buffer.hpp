@@ -16,25 +16,48 @@ namespace troupe::wire {
 static_assert(std::endian::native == std::endian::little,
               "troupe's wire format is little-endian and is written with memcpy");
 
-/// Appends encoded bytes to a growable buffer it does not own.
+/// Writes encoded bytes: appended to a growable buffer it does not own, or
+/// into a fixed span (shared memory). A span that turns out too small keeps
+/// what fitted, drops the rest and counts it: overflowed() is then true and
+/// size() says how many bytes the encoding needs.
 class writer {
  public:
-  explicit writer(std::vector<std::byte>& out) noexcept : out_(out) {}
+  explicit writer(std::vector<std::byte>& out) noexcept : out_(&out) {}
+  explicit writer(std::span<std::byte> into) noexcept : cur_(into.data()), end_(into.data() + into.size()) {}
 
   void bytes(const void* p, std::size_t n) {
     if (n == 0) return;
-    std::size_t at = out_.size();
-    out_.resize(at + n);
-    std::memcpy(out_.data() + at, p, n);
+    if (out_ != nullptr) {
+      std::size_t at = out_->size();
+      out_->resize(at + n);
+      std::memcpy(out_->data() + at, p, n);
+      return;
+    }
+    total_ += n;
+    if (n > static_cast<std::size_t>(end_ - cur_)) {
+      cur_ = end_;
+      overflowed_ = true;
+      return;
+    }
+    std::memcpy(cur_, p, n);
+    cur_ += n;
   }
   template <class T>
   void scalar(T v) {
     bytes(&v, sizeof v);
   }
-  [[nodiscard]] std::size_t size() const noexcept { return out_.size(); }
+  /// Bytes in the buffer (growable), or bytes the encoding has produced
+  /// so far, written or not (span).
+  [[nodiscard]] std::size_t size() const noexcept { return out_ != nullptr ? out_->size() : total_; }
+  /// A span writer ran out of room (what it holds is incomplete).
+  [[nodiscard]] bool overflowed() const noexcept { return overflowed_; }
 
  private:
-  std::vector<std::byte>& out_;
+  std::vector<std::byte>* out_ = nullptr;
+  std::byte* cur_ = nullptr;
+  std::byte* end_ = nullptr;
+  std::size_t total_ = 0;
+  bool overflowed_ = false;
 };
 
 /// Limits a decoder enforces before it allocates anything.

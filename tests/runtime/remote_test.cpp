@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -22,7 +23,10 @@
 #include "tests/support/run_test.hpp"
 
 #include "framework/runtime/control.hpp"
+#include "framework/runtime/link.hpp"
 #include "framework/transport/frame_io.hpp"
+#include "framework/transport/ring.hpp"
+#include "framework/transport/shm_segment.hpp"
 #include "framework/transport/socket_io.hpp"
 #include "framework/uv/stream.hpp"
 
@@ -125,15 +129,16 @@ task<void> write_garbage(actor_ref to) {
 
 // As write_garbage, but with a well-formed frame that claims two file
 // descriptors it does not bring (mode 0), or one that brings a descriptor
-// it does not claim (mode 1).
+// it does not claim (mode 1). The link is on rings by then, where the
+// socket carries only descriptor frames for ring frames: the lie is told
+// in one of those.
 task<void> write_fd_lie(actor_ref to, int mode) {
   auto box = troupe::open_inbox<trigger>(troupe::runtime::current());
   co_await to.send(here{box.ref()});
   (void)co_await box.receive(30s);
   troupe::wire::frame_header h;
-  h.kind = troupe::wire::frame_kind::message;
-  h.dest_node = to.node();
-  h.dest_actor = to.id();
+  h.kind = troupe::wire::frame_kind::control;
+  h.type = troupe::detail::link::ring_fds_type;
   h.fds = mode == 0 ? 2 : 0;
   std::vector<std::byte> out;
   troupe::transport::append_frame(out, h, {});
@@ -141,6 +146,47 @@ task<void> write_fd_lie(actor_ref to, int mode) {
   int fds[1] = {spare};
   (void)troupe::transport::send_some(troupe::detail::child_link_fd, out,
                                      mode == 0 ? std::span<const int>{} : std::span<const int>(fds, 1));
+  (void)co_await troupe::sleep_for(30s);
+}
+
+// As write_garbage, through shared memory: finds the rings of its link to
+// the parent among its own mappings, writes an impossible index into the
+// one it produces, and rings every eventfd it has (the parent's doorbell
+// among them).
+task<void> write_ring_garbage(actor_ref to) {
+  auto box = troupe::open_inbox<trigger>(troupe::runtime::current());
+  co_await to.send(here{box.ref()});
+  (void)co_await box.receive(30s);
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  int found = 0;
+  while (std::getline(maps, line)) {
+    if (line.find("memfd:troupe") == std::string::npos) continue;
+    auto* base = reinterpret_cast<std::byte*>(std::stoull(line.substr(0, line.find('-')), nullptr, 16));
+    troupe::transport::segment_header sh;
+    std::memcpy(&sh, base, sizeof sh);
+    if (sh.magic != troupe::transport::segment_header::magic_value || sh.kind != troupe::transport::segment_kind::ring)
+      continue;
+    std::byte* payload = base + sizeof sh;
+    auto* first = reinterpret_cast<troupe::transport::ring_control*>(payload);
+    // This end accepted the offer: it produces into the second ring.
+    auto* second = reinterpret_cast<troupe::transport::ring_control*>(
+        payload + troupe::transport::ring_region_size(first->capacity));
+    second->head.store(second->tail.load() + 3);
+    ++found;
+  }
+  if (found != 1) throw std::runtime_error("found " + std::to_string(found) + " link rings");
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (dirent* e = ::readdir(d)) {
+      char target[64] = {};
+      const std::string path = std::string("/proc/self/fd/") + e->d_name;
+      if (::readlink(path.c_str(), target, sizeof target - 1) > 0 && std::string(target) == "anon_inode:[eventfd]") {
+        const std::uint64_t one = 1;
+        (void)!::write(std::atoi(e->d_name), &one, sizeof one);
+      }
+    }
+    ::closedir(d);
+  }
   (void)co_await troupe::sleep_for(30s);
 }
 
@@ -462,6 +508,25 @@ TEST_CASE("a frame that lies about its file descriptors closes that link with pr
       CHECK_MESSAGE(why->describe().find("descriptor") != std::string::npos, why->describe());
       CHECK(co_await liar.join(5s));
     }
+  });
+}
+
+TEST_CASE("a child that writes an impossible index into its ring loses that link alone with protocol_error") {
+  run_test([]() -> task<void> {
+    auto good = process::host();
+    good.start();
+    auto gw = (co_await good.spawn(worker)).value();
+
+    auto box = troupe::open_inbox<here, troupe::down>(troupe::runtime::current());
+    process vandal(write_ring_garbage, box.ref());
+    vandal.start();
+    auto why = co_await provoke(box);
+    REQUIRE(why.has_value());
+    CHECK(why->what == troupe::exit_reason::kind::protocol_error);
+    CHECK_MESSAGE(why->describe().find("ring") != std::string::npos, why->describe());
+    CHECK(co_await vandal.join(5s));
+    CHECK_MESSAGE(vandal.exitcode() == troupe::exit_code_parent_lost, vandal.exitcode());
+    CHECK((co_await gw.request(ping{4}, 5s)).value() == 8);
   });
 }
 
