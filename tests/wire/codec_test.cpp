@@ -273,3 +273,29 @@ TEST_CASE("a smaller payload limit rejects a frame the default accepts") {
 }
 
 }  // TEST_SUITE
+
+TEST_CASE("a span writer encodes in place, byte for byte as a buffer would, and reports what it lacks") {
+  order o;
+  o.id = 9;
+  o.customer = "someone with a long enough name";
+  o.path = {{1, 2}, {3, 4}, {5, 6}};
+  o.counts = {{"a", 1}, {"b", 2}};
+  std::vector<std::byte> grown;
+  wire::writer g(grown);
+  wire::encode(g, o);
+
+  std::vector<std::byte> room(grown.size() + 10);
+  wire::writer s(std::span<std::byte>(room.data(), room.size()));
+  wire::encode(s, o);
+  CHECK_FALSE(s.overflowed());
+  REQUIRE(s.size() == grown.size());
+  CHECK(std::memcmp(room.data(), grown.data(), grown.size()) == 0);
+
+  for (std::size_t cut : {std::size_t{0}, std::size_t{1}, grown.size() / 2, grown.size() - 1}) {
+    std::vector<std::byte> small(cut);
+    wire::writer t(std::span<std::byte>(small.data(), small.size()));
+    wire::encode(t, o);
+    CHECK(t.overflowed());
+    CHECK(t.size() == grown.size());  // what it would need
+  }
+}
