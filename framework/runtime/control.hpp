@@ -9,10 +9,14 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+
 #include "framework/base/error.hpp"
+#include "framework/base/unique_fd.hpp"
 #include "framework/runtime/actor_ref.hpp"
 #include "framework/runtime/code_address.hpp"
 #include "framework/runtime/exit_reason.hpp"
+#include "framework/wire/fd_carrier.hpp"
 #include "framework/wire/packed.hpp"
 
 namespace troupe::detail {
@@ -109,4 +113,51 @@ struct shutdown_request {
   std::int32_t exitcode = 0;
 };
 
+/// A descriptor as it travels in a control frame (beside it, SCM_RIGHTS).
+struct passed_fd {
+  base::unique_fd fd;
+};
+
+/// Child → parent: this child sends to `peer`, a sibling; it would like a
+/// direct link. The parent may ignore it (the peer is no sibling, or gone).
+struct direct_link_request {
+  static constexpr std::uint64_t troupe_type_id = 30;
+  node_id peer = 0;
+};
+
+/// Parent → both siblings: one end of a fresh socket pair to `peer`. The
+/// side with `offer_rings` offers the rings on it.
+struct direct_link_grant {
+  static constexpr std::uint64_t troupe_type_id = 31;
+  node_id peer = 0;
+  passed_fd socket;
+  bool offer_rings = false;
+};
+
+/// Sibling → sibling, routed through the parent: the last frame the sender
+/// routes that way; its frames now travel on the direct link, which the
+/// receiver reads from here on.
+struct route_end {
+  static constexpr std::uint64_t troupe_type_id = 32;
+  node_id from = 0;
+};
+
 }  // namespace troupe::detail
+
+namespace troupe::wire {
+template <>
+struct codec<troupe::detail::passed_fd> {
+  static constexpr std::size_t min_size = 4;
+  static void encode(writer& w, const troupe::detail::passed_fd& v) { w.scalar(attach_fd(v.fd.get())); }
+  static bool decode(reader& r, troupe::detail::passed_fd& out) {
+    std::uint32_t index = 0;
+    if (!r.scalar(index)) return false;
+    const int fd = borrow_fd(index);
+    if (fd < 0) return r.fail("a passed descriptor did not arrive");
+    const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) return r.fail("a passed descriptor could not be duplicated");
+    out.fd.reset(copy);
+    return true;
+  }
+};
+}  // namespace troupe::wire

@@ -37,15 +37,25 @@ void link::add_node(node_id n) {
   nodes_.push_back(n);
 }
 
-result<void> link::start() {
+result<void> link::start(bool hold) {
   if (!watch_) return error{errc::system_error, "the link's socket could not be watched"};
-  reading_ = true;
-  auto r = watch_.watch(uv::fd_watch::readable);
-  if (!r) return r;
+  held_ = hold;
+  reading_ = !hold;
+  if (!hold) {
+    auto r = watch_.watch(uv::fd_watch::readable);
+    if (!r) return r;
+  }
   writer_running_ = true;
   rt_.actor_started();  // the writer counts as a root: shutdown waits for it
   write_loop(this);
   return {};
+}
+
+void link::resume_reading() noexcept {
+  if (!held_ || state_ != state::up) return;
+  held_ = false;
+  reading_ = true;
+  (void)watch_.watch(uv::fd_watch::readable | (want_writable_ ? uv::fd_watch::writable : 0));
 }
 
 void link::append_raw(const wire::frame_header& h, std::span<const std::byte> payload, std::span<const int> fds) {

@@ -100,8 +100,16 @@ class link final : private uv::fd_watch_sink {
   link(const link&) = delete;
   link& operator=(const link&) = delete;
 
-  /// Starts reading and the writer. Frames appended before are sent.
-  result<void> start();
+  /// Starts reading and the writer. Frames appended before are sent. With
+  /// `hold`, reading waits for resume_reading() (a direct link whose peer
+  /// still has frames on their way through the parent).
+  result<void> start(bool hold = false);
+  void resume_reading() noexcept;
+  [[nodiscard]] bool held() const noexcept { return held_; }
+  /// A link lost quietly only takes its routes away (traffic falls back to
+  /// the parent, which reports the peer's fate): a direct sibling link.
+  void set_quiet_loss(bool q) noexcept { quiet_loss_ = q; }
+  [[nodiscard]] bool quiet_loss() const noexcept { return quiet_loss_; }
 
   [[nodiscard]] node_id peer() const noexcept { return peer_; }
   /// Nodes reachable through this link: the peer and what it announced.
@@ -322,6 +330,8 @@ class link final : private uv::fd_watch_sink {
   bool waiting_room_ = false;  // the writer waits for ring room
   bool reading_ = false;
   bool peer_closed_ = false;  // a send found the peer gone; reading goes on
+  bool held_ = false;
+  bool quiet_loss_ = false;
 };
 
 }  // namespace troupe::detail

@@ -13,24 +13,20 @@
 #include <string_view>
 #include <utility>
 
+#include "framework/runtime/control.hpp"
 #include "framework/runtime/link.hpp"
 #include "framework/runtime/runtime.hpp"
 #include "framework/transport/socket_io.hpp"
 
 namespace troupe::detail {
 
-/// An eventfd doorbell as it travels in a ring offer.
-struct ring_bell_fd {
-  base::unique_fd fd;
-};
-
 /// Offerer → acceptor, on the socket: the rings (the first carries the
 /// offerer's frames, the second the acceptor's) and the two doorbells.
 struct ring_offer {
   static constexpr std::uint64_t troupe_type_id = 26;
   transport::segment_ref<transport::segment_kind::ring, 2 * transport::ring_region_size(4096)> segment;
-  ring_bell_fd offerer_bell;   ///< the offerer waits on it
-  ring_bell_fd acceptor_bell;  ///< the acceptor waits on it
+  passed_fd offerer_bell;   ///< the offerer waits on it
+  passed_fd acceptor_bell;  ///< the acceptor waits on it
 };
 
 /// The last frame its sender puts on the socket: what follows is in the ring.
@@ -51,23 +47,6 @@ static_assert(ring_offer::troupe_type_id == 26 && ring_switch::troupe_type_id ==
 
 }  // namespace troupe::detail
 
-namespace troupe::wire {
-template <>
-struct codec<troupe::detail::ring_bell_fd> {
-  static constexpr std::size_t min_size = 4;
-  static void encode(writer& w, const troupe::detail::ring_bell_fd& v) { w.scalar(attach_fd(v.fd.get())); }
-  static bool decode(reader& r, troupe::detail::ring_bell_fd& out) {
-    std::uint32_t index = 0;
-    if (!r.scalar(index)) return false;
-    const int fd = borrow_fd(index);
-    if (fd < 0) return r.fail("doorbell without its descriptor");
-    const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (copy < 0) return r.fail("doorbell descriptor could not be duplicated");
-    out.fd.reset(copy);
-    return true;
-  }
-};
-}  // namespace troupe::wire
 
 namespace troupe::detail {
 
@@ -135,7 +114,7 @@ result<void> link::offer_ring(std::size_t capacity) {
   h.src_node = rt_.node();
   // Sent while ring_ is unset: it goes on the socket. The doorbell the peer
   // waits on goes with it (encoding duplicates it).
-  ring_bell_fd theirs{base::unique_fd(::fcntl(rs->peer_bell.get(), F_DUPFD_CLOEXEC, 0))};
+  passed_fd theirs{base::unique_fd(::fcntl(rs->peer_bell.get(), F_DUPFD_CLOEXEC, 0))};
   if (!theirs.fd) return error{errc::system_error, std::string("dup: ") + std::strerror(errno)};
   offer.acceptor_bell = std::move(theirs);
   if (auto r = append(h, offer); !r) return r;

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "framework/base/error.hpp"
@@ -160,6 +161,8 @@ class runtime {
   struct counters {
     std::uint64_t dropped = 0;     ///< messages to actors that did not exist
     std::uint64_t unexpected = 0;  ///< messages of a type the actor does not accept
+    std::uint64_t forwarded = 0;   ///< frames relayed between two other runtimes
+    std::uint64_t brokered = 0;    ///< direct links set up between two children
   };
   [[nodiscard]] const counters& stats() const noexcept { return stats_; }
 
@@ -207,7 +210,8 @@ class runtime {
   /// Adopts a connected stream as a link to `peer`, routes `peer` through it
   /// and starts it. A link marked `to_parent` is also the default route.
   /// Takes ownership of `socket_fd`.
-  result<detail::link*> add_link(int socket_fd, node_id peer, detail::link_handler* handler, bool to_parent);
+  result<detail::link*> add_link(int socket_fd, node_id peer, detail::link_handler* handler, bool to_parent,
+                                 bool hold = false);
   /// The link that leads to node `n`, or nullptr.
   [[nodiscard]] detail::link* route(node_id n) const noexcept;
   [[nodiscard]] detail::link* parent_link() const noexcept { return parent_link_; }
@@ -229,6 +233,11 @@ class runtime {
   void accept_reply(detail::link& l, const transport::frame_view& f) noexcept;
   void forward_frame(detail::link& from, const transport::frame_view& f) noexcept;
   void handle_control(detail::link& l, const transport::frame_view& f) noexcept;
+  // Direct sibling links: asked for by a child that sends to a sibling
+  // through its parent, brokered by the parent, switched to with route_end.
+  void ask_direct(node_id peer) noexcept;
+  void broker_direct(detail::link& from, node_id peer) noexcept;
+  void adopt_direct(detail::link& from, const transport::frame_view& f) noexcept;
   void reject(detail::actor_cell* cell, const detail::reply_address& reply, std::string_view type_name);
   void shutdown() noexcept;
 
@@ -250,6 +259,7 @@ class runtime {
   std::vector<std::unique_ptr<detail::link>> links_;
   std::unordered_map<node_id, detail::link*> routes_;
   detail::link* parent_link_ = nullptr;
+  std::unordered_set<node_id> direct_asked_;
   std::vector<detail::remote_watch> remote_watches_;
   std::vector<std::shared_ptr<detail::process_state>> children_;
 };
@@ -280,6 +290,7 @@ template <class M>
 runtime::post_outcome runtime::post_remote(const actor_ref& to, const M& msg, detail::reply_address reply,
                                            bool bounded) {
   detail::link* l = route(to.node());
+  if (l != nullptr && l == parent_link_ && to.node() != l->peer()) ask_direct(to.node());
   if (l == nullptr) {
     ++stats_.dropped;
     if (reply.correlation != 0)

@@ -1,8 +1,12 @@
 // The runtime's side of links: routing frames between runtimes, delivering
 // the ones addressed here, and reporting nodes that are lost.
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <string_view>
 
 #include "framework/base/assert.hpp"
 #include "framework/runtime/control.hpp"
@@ -16,14 +20,14 @@ void start_system_actor(runtime& rt);
 }
 
 result<detail::link*> runtime::add_link(int socket_fd, node_id peer, detail::link_handler* handler,
-                                        bool to_parent) {
+                                        bool to_parent, bool hold) {
   if (find(system_actor(node_)) == nullptr) detail::start_system_actor(*this);
   auto owned = std::make_unique<detail::link>(*this, socket_fd, peer, handler);
   detail::link* l = owned.get();
   links_.push_back(std::move(owned));
   routes_[peer] = l;
   if (to_parent) parent_link_ = l;
-  if (auto r = l->start(); !r) {
+  if (auto r = l->start(hold); !r) {
     exit_reason why;
     why.what = exit_reason::kind::node_lost;
     why.message = r.error().describe();
@@ -159,6 +163,7 @@ void runtime::forward_frame(detail::link& from, const transport::frame_view& f) 
       send_reply_frame(from, f, error{errc::peer_down, "node " + std::to_string(f.header.dest_node) + " is unreachable"});
     return;
   }
+  ++stats_.forwarded;
   to->append_raw(f.header, f.payload, f.fds);
 }
 
@@ -176,6 +181,28 @@ void runtime::handle_control(detail::link& l, const transport::frame_view& f) no
       nodes_lost(m->nodes, m->reason, &l);
       return;
     }
+    case detail::direct_link_request::troupe_type_id: {
+      auto m = wire::from_bytes<detail::direct_link_request>(f.payload);
+      if (!m) break;
+      broker_direct(l, m->peer);
+      return;
+    }
+    case detail::direct_link_grant::troupe_type_id:
+      if (&l != parent_link_) break;
+      adopt_direct(l, f);
+      return;
+    case detail::route_end::troupe_type_id: {
+      if (f.header.dest_node != node_) {
+        forward_frame(l, f);
+        return;
+      }
+      auto m = wire::from_bytes<detail::route_end>(f.payload);
+      if (!m || m->from != f.header.src_node) break;
+      auto it = routes_.find(m->from);
+      if (it != routes_.end() && it->second != parent_link_ && it->second->peer() == m->from)
+        it->second->resume_reading();
+      return;
+    }
     default:
       if (detail::link_handler* h = l.handler(); h != nullptr) {
         h->on_control(l, f);
@@ -186,7 +213,74 @@ void runtime::handle_control(detail::link& l, const transport::frame_view& f) no
   l.fail_protocol("control frame of unknown or malformed type " + std::to_string(f.header.type));
 }
 
+namespace {
+bool direct_links_enabled() noexcept {
+  const char* e = std::getenv("TROUPE_DIRECT_LINKS");
+  return e == nullptr || std::string_view(e) != "0";
+}
+}  // namespace
+
+void runtime::ask_direct(node_id peer) noexcept {
+  if (!direct_links_enabled() || !direct_asked_.insert(peer).second) return;
+  wire::frame_header h;
+  h.kind = wire::frame_kind::control;
+  h.src_node = node_;
+  (void)parent_link_->append(h, detail::direct_link_request{peer});
+}
+
+void runtime::broker_direct(detail::link& from, node_id peer) noexcept {
+  // Only between two of this runtime's own children, both still linked.
+  detail::link* to = route(peer);
+  if (&from == parent_link_ || to == nullptr || to == parent_link_ || to == &from || to->peer() != peer ||
+      !from.up())
+    return;
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return;
+  base::unique_fd a(fds[0]);
+  base::unique_fd b(fds[1]);
+  wire::frame_header h;
+  h.kind = wire::frame_kind::control;
+  h.src_node = node_;
+  // The peer's end goes first, behind every frame relayed to it so far.
+  detail::direct_link_grant to_peer{from.peer(), {std::move(b)}, false};
+  detail::direct_link_grant to_asker{peer, {std::move(a)}, true};
+  if (!to->append(h, to_peer)) return;
+  (void)from.append(h, to_asker);
+  ++stats_.brokered;
+}
+
+void runtime::adopt_direct(detail::link& from, const transport::frame_view& f) noexcept {
+  auto m = wire::from_bytes<detail::direct_link_grant>(f.payload);
+  if (!m) {
+    from.fail_protocol("a direct link grant did not decode: " + m.error().message);
+    return;
+  }
+  const node_id peer = m->peer;
+  auto it = routes_.find(peer);
+  if (peer == node_ || peer == 0 || (it != routes_.end() && it->second != parent_link_)) return;
+  // What this runtime routed to the peer through the parent ends here; the
+  // peer reads the direct link once this marker has reached it.
+  wire::frame_header h;
+  h.kind = wire::frame_kind::control;
+  h.src_node = node_;
+  h.dest_node = peer;
+  if (!parent_link_->append(h, detail::route_end{node_})) return;
+  auto l = add_link(m->socket.fd.release(), peer, nullptr, false, true);
+  if (!l) return;
+  (*l)->set_quiet_loss(true);
+  if (m->offer_rings) (void)(*l)->offer_ring();
+}
+
 void runtime::link_lost(detail::link& l, const exit_reason& why) noexcept {
+  if (l.quiet_loss()) {
+    // A direct sibling link: traffic falls back to the parent, which
+    // reports the sibling's fate.
+    for (auto it = routes_.begin(); it != routes_.end();) {
+      if (it->second == &l) it = routes_.erase(it);
+      else ++it;
+    }
+    return;
+  }
   std::vector<node_id> lost;
   for (node_id n : l.nodes()) {
     auto it = routes_.find(n);

@@ -147,6 +147,47 @@ task<void> flood(actor_ref to, int count) {
 
 void nothing() {}
 
+// ---- siblings ----
+
+struct count_q {
+  using response = std::uint64_t;
+};
+constexpr std::uint64_t out_of_order = ~std::uint64_t{0};
+
+// Counts numbered messages, checking their order; answers count_q with the
+// count (out_of_order once one came out of order).
+task<void> sequence_receiver(troupe::inbox<seq_msg, count_q> self) {
+  std::uint64_t next = 0;
+  bool ordered = true;
+  for (;;) {
+    auto l = co_await self.receive();
+    if (!l) co_return;
+    if (l->is<seq_msg>()) {
+      ordered = ordered && l->get<seq_msg>().n == next;
+      ++next;
+    } else {
+      l->reply(ordered ? next : out_of_order);
+    }
+  }
+}
+
+// Sends `count` numbered messages to `to` (the switch from the route
+// through the parent to the direct link happens early in the stream),
+// asks it how many arrived in order, and answers count_q with that.
+task<void> sequence_sender(troupe::inbox<count_q> self, actor_ref to, std::uint64_t count) {
+  for (std::uint64_t i = 0; i < count; ++i) {
+    seq_msg m{i};
+    co_await to.send(m);
+  }
+  auto got = co_await to.request(count_q{}, 60s);
+  const std::uint64_t answer = got ? *got : 0;
+  for (;;) {
+    auto l = co_await self.receive();
+    if (!l) co_return;
+    l->reply(answer);
+  }
+}
+
 }  // namespace
 
 TEST_SUITE("ring_link") {
@@ -311,6 +352,69 @@ TEST_CASE("200 link set-ups and tear-downs leave no descriptor and no mapping be
       (void)co_await troupe::sleep_for(10ms);
     CHECK(count_dir("/proc/self/fd") == fds);
     CHECK(count_ring_mappings() == maps);
+  });
+}
+
+TEST_CASE("siblings get a direct link: order holds across the switch and the parent stops relaying") {
+  run_test([]() -> task<void> {
+    constexpr std::uint64_t count = asan ? 100'000 : 1'000'000;
+    auto a = process::host();
+    auto b = process::host();
+    a.start();
+    b.start();
+    auto& rt = troupe::runtime::current();
+    const auto relayed_before = rt.stats().forwarded;
+    const auto brokered_before = rt.stats().brokered;
+    auto receiver = (co_await b.spawn(sequence_receiver)).value();
+    auto sender = (co_await a.spawn(sequence_sender, receiver, count)).value();
+    auto got = co_await sender.request(count_q{}, 60s);
+    REQUIRE(got.has_value());
+    CHECK(*got == count);  // all of them, in order
+    const auto relayed = rt.stats().forwarded - relayed_before;
+    MESSAGE("the parent relayed " << relayed << " of " << count << " frames, those sent before the switch");
+    CHECK(rt.stats().brokered - brokered_before == 1);
+    CHECK(relayed < count / 10);
+    // With the direct link in place, a second stream between the two
+    // processes does not touch the parent at all.
+    const auto relayed_again = rt.stats().forwarded;
+    auto receiver2 = (co_await b.spawn(sequence_receiver)).value();
+    auto sender2 = (co_await a.spawn(sequence_sender, receiver2, count)).value();
+    auto got2 = co_await sender2.request(count_q{}, 60s);
+    REQUIRE(got2.has_value());
+    CHECK(*got2 == count);
+    CHECK(rt.stats().forwarded - relayed_again == 0);
+    CHECK(rt.stats().brokered - brokered_before == 1);
+    a.terminate();
+    b.terminate();
+    CHECK(co_await a.join(10s));
+    CHECK(co_await b.join(10s));
+  });
+}
+
+TEST_CASE("a sibling that dies is reported down with its real reason over a direct link") {
+  run_test([]() -> task<void> {
+    auto a = process::host();
+    auto b = process::host();
+    a.start();
+    b.start();
+    auto receiver = (co_await b.spawn(sequence_receiver)).value();
+    auto sender = (co_await a.spawn(sequence_sender, receiver, std::uint64_t{1000})).value();
+    auto got = co_await sender.request(count_q{}, 60s);
+    REQUIRE(got.has_value());
+    CHECK(*got == 1000);
+    CHECK(troupe::runtime::current().stats().brokered >= 1);
+    // Kill the receiver: the sender's side, linked to it directly, still
+    // learns why from the parent, and its requests there fail.
+    auto box = troupe::open_inbox<troupe::down>(troupe::runtime::current());
+    box.monitor(receiver);
+    b.kill();
+    auto d = co_await box.receive(10s);
+    REQUIRE(d.has_value());
+    CHECK(d->get<troupe::down>().reason.describe().find("signal 9") != std::string::npos);
+    CHECK(a.is_alive());
+    a.terminate();
+    CHECK(co_await a.join(10s));
+    CHECK(co_await b.join(10s));
   });
 }
 }
