@@ -347,11 +347,13 @@ TEST_CASE("200 link set-ups and tear-downs leave no descriptor and no mapping be
     // Links are released by their writers once they stop: give the loop
     // the turns it needs, up to a deadline.
     const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while ((count_dir("/proc/self/fd") != fds || count_ring_mappings() != maps) &&
+    // (The baseline may still hold a previous test's last descriptors,
+    // closing meanwhile: fewer is fine, more is a leak.)
+    while ((count_dir("/proc/self/fd") > fds || count_ring_mappings() > maps) &&
            std::chrono::steady_clock::now() < deadline)
       (void)co_await troupe::sleep_for(10ms);
-    CHECK(count_dir("/proc/self/fd") == fds);
-    CHECK(count_ring_mappings() == maps);
+    CHECK(count_dir("/proc/self/fd") <= fds);
+    CHECK(count_ring_mappings() <= maps);
   });
 }
 
