@@ -359,7 +359,7 @@ TEST_CASE("200 link set-ups and tear-downs leave no descriptor and no mapping be
 
 TEST_CASE("siblings get a direct link: order holds across the switch and the parent stops relaying") {
   run_test([]() -> task<void> {
-    constexpr std::uint64_t count = asan ? 100'000 : 1'000'000;
+    constexpr std::uint64_t count = asan ? 200'000 : 1'000'000;
     auto a = process::host();
     auto b = process::host();
     a.start();
@@ -375,7 +375,10 @@ TEST_CASE("siblings get a direct link: order holds across the switch and the par
     const auto relayed = rt.stats().forwarded - relayed_before;
     MESSAGE("the parent relayed " << relayed << " of " << count << " frames, those sent before the switch");
     CHECK(rt.stats().brokered - brokered_before == 1);
-    CHECK(relayed < count / 10);
+    // The sender runs ahead until the links' bounds stop it (a ring and a
+    // backlog of 1 MiB each, about 14 k of these 72-byte frames apiece):
+    // that much, not a share of the stream, goes the long way.
+    CHECK(relayed < 60'000);
     // With the direct link in place, a second stream between the two
     // processes does not touch the parent at all.
     const auto relayed_again = rt.stats().forwarded;
