@@ -31,6 +31,16 @@ link::~link() {
   transport::close_fds(frame_fds_);
 }
 
+void link::take_fds(std::vector<int>& from, std::size_t& taken, std::size_t want, std::vector<int>& into) {
+  into.assign(from.begin() + static_cast<std::ptrdiff_t>(taken),
+              from.begin() + static_cast<std::ptrdiff_t>(taken + want));
+  taken += want;
+  if (taken == from.size()) {
+    from.clear();
+    taken = 0;
+  }
+}
+
 void link::add_node(node_id n) {
   for (node_id x : nodes_)
     if (x == n) return;
@@ -293,13 +303,7 @@ void link::process_frames() noexcept {
           fail_protocol("a frame claims " + std::to_string(want) + " file descriptors that did not arrive with it");
           return;
         }
-        frame_fds_.assign(received_fds_.begin() + static_cast<std::ptrdiff_t>(received_fds_taken_),
-                          received_fds_.begin() + static_cast<std::ptrdiff_t>(received_fds_taken_ + want));
-        received_fds_taken_ += want;
-        if (received_fds_taken_ == received_fds_.size()) {
-          received_fds_.clear();
-          received_fds_taken_ = 0;
-        }
+        take_fds(received_fds_, received_fds_taken_, want, frame_fds_);
         if (ring_ != nullptr && ring_->in_active) {
           // Past the peer's switch the socket carries only the descriptors
           // of frames in the ring; they wait in fd_pool for them.

@@ -296,6 +296,9 @@ class link final : private uv::fd_watch_sink {
   void process_frames() noexcept;
   void ended(error e) noexcept;
   void adopt_fds(std::size_t offset, std::vector<int>& fds);
+  // Moves the next `want` descriptors of `from` (the first `taken` are
+  // gone) into `into`; `from` empties once all are taken.
+  static void take_fds(std::vector<int>& from, std::size_t& taken, std::size_t want, std::vector<int>& into);
 
   void flush() noexcept;
   void wake_blocked() noexcept;

@@ -396,13 +396,7 @@ bool link::claim_fds(std::uint32_t want) noexcept {
     reader_.commit(*got);
     process_frames();
   }
-  frame_fds_.assign(rs.fd_pool.begin() + static_cast<std::ptrdiff_t>(rs.fd_pool_taken),
-                    rs.fd_pool.begin() + static_cast<std::ptrdiff_t>(rs.fd_pool_taken + want));
-  rs.fd_pool_taken += want;
-  if (rs.fd_pool_taken == rs.fd_pool.size()) {
-    rs.fd_pool.clear();
-    rs.fd_pool_taken = 0;
-  }
+  take_fds(rs.fd_pool, rs.fd_pool_taken, want, frame_fds_);
   return true;
 }
 

@@ -275,10 +275,7 @@ void runtime::link_lost(detail::link& l, const exit_reason& why) noexcept {
   if (l.quiet_loss()) {
     // A direct sibling link: traffic falls back to the parent, which
     // reports the sibling's fate.
-    for (auto it = routes_.begin(); it != routes_.end();) {
-      if (it->second == &l) it = routes_.erase(it);
-      else ++it;
-    }
+    std::erase_if(routes_, [&l](const auto& r) { return r.second == &l; });
     return;
   }
   std::vector<node_id> lost;
@@ -300,10 +297,7 @@ void runtime::release_link(detail::link* l) noexcept {
     l->set_handler(nullptr);
     h->on_lost(*l, exit_reason{exit_reason::kind::node_lost, 0, {}, "link closed"});
   }
-  for (auto it = routes_.begin(); it != routes_.end();) {
-    if (it->second == l) it = routes_.erase(it);
-    else ++it;
-  }
+  std::erase_if(routes_, [l](const auto& r) { return r.second == l; });
   if (parent_link_ == l) parent_link_ = nullptr;
   std::erase_if(links_, [l](const std::unique_ptr<detail::link>& p) { return p.get() == l; });
 }
