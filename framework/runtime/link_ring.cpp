@@ -108,15 +108,14 @@ result<void> link::offer_ring(std::size_t capacity) {
   rs->segment = *seg;
   rs->writer = transport::ring_writer(*out);
   rs->reader = transport::ring_reader(*in);
-  rs->peer_bell = std::move(offer.acceptor_bell.fd);
+  // The doorbell the peer waits on: we ring our own copy of it.
+  rs->peer_bell.reset(::fcntl(offer.acceptor_bell.fd.get(), F_DUPFD_CLOEXEC, 0));
+  if (!rs->peer_bell) return error{errc::system_error, std::string("dup: ") + std::strerror(errno)};
   wire::frame_header h;
   h.kind = wire::frame_kind::control;
   h.src_node = rt_.node();
-  // Sent while ring_ is unset: it goes on the socket. The doorbell the peer
-  // waits on goes with it (encoding duplicates it).
-  passed_fd theirs{base::unique_fd(::fcntl(rs->peer_bell.get(), F_DUPFD_CLOEXEC, 0))};
-  if (!theirs.fd) return error{errc::system_error, std::string("dup: ") + std::strerror(errno)};
-  offer.acceptor_bell = std::move(theirs);
+  // Sent while ring_ is unset: it goes on the socket (encoding duplicates
+  // the descriptors it carries).
   if (auto r = append(h, offer); !r) return r;
   ring_ = std::move(rs);
   return {};
