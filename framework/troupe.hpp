@@ -12,6 +12,7 @@
 #include "actors/lock/lock.hpp"
 #include "actors/manager/manager.hpp"
 #include "actors/pipe/pipe.hpp"
+#include "actors/pool/pool.hpp"
 #include "actors/queue/queue.hpp"
 #include "actors/semaphore/semaphore.hpp"
 #include "actors/shared/array.hpp"

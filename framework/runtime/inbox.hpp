@@ -228,6 +228,10 @@ class inbox {
     return receive_awaiter<Ms...>(*this, timeout, std::move(stop));
   }
 
+  /// The actor was asked to stop (or its runtime is ending): receive()
+  /// returns errc::closed from now on.
+  [[nodiscard]] bool closed() const noexcept { return cell_->box.closed(); }
+
   /// Messages waiting to be received.
   [[nodiscard]] std::size_t size() const noexcept { return cell_->box.size(); }
 

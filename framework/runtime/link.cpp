@@ -171,10 +171,11 @@ coro::task<bool> link::send_inflight(link* self) {
     auto sent = fd < 0 ? result<std::size_t>(error{errc::closed, "link closed"})
                        : transport::send_some(fd, std::span(self->inflight_).subspan(pos, stop - pos),
                                               std::span<const int>(fds.data(), count));
-    if (!sent && sent.code() == errc::closed && self->reading_) {
+    if (!sent && sent.code() == errc::closed && (self->reading_ || self->ending_)) {
       // The peer is gone, but what it sent before may still wait in the
       // socket (a child's last words): the reader reports the end once
-      // it has read everything. Until then, writes go nowhere.
+      // it has read everything (or has, and the owner is about to end the
+      // link with the real reason). Until then, writes go nowhere.
       self->peer_closed_ = true;
       break;
     }
@@ -348,6 +349,7 @@ void link::ended(error e) noexcept {
   (void)watch_.watch(want_writable_ ? uv::fd_watch::writable : 0);
   if (state_ != state::up) return;
   if (handler_ != nullptr) {
+    ending_ = true;
     handler_->on_ended(*this, e);
     return;
   }

@@ -333,6 +333,7 @@ class link final : private uv::fd_watch_sink {
   bool waiting_room_ = false;  // the writer waits for ring room
   bool reading_ = false;
   bool peer_closed_ = false;  // a send found the peer gone; reading goes on
+  bool ending_ = false;       // the stream ended and the owner will end the link
   bool held_ = false;
   bool quiet_loss_ = false;
 };

@@ -115,7 +115,9 @@ struct process_state final : link_handler, uv::timer_node {
       return;
     }
     // The exit status usually follows the EOF within microseconds; wait
-    // for it briefly so monitors learn the real reason.
+    // for it briefly so monitors learn the real reason. (A failed write
+    // and the EOF may both report the end.)
+    if (grace_armed) return;
     deadline_ns = uv::loop::now_ns() + exit_grace_ns;
     fire = &process_state::on_grace;
     grace_armed = true;

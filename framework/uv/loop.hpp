@@ -105,4 +105,20 @@ class loop {
   std::thread::id thread_;
 };
 
+/// Suspends the calling coroutine until the loop's next turn through its
+/// ready queue: what was scheduled before it (a link's writer, say) runs
+/// first.
+class [[nodiscard]] yield_awaiter {
+ public:
+  explicit yield_awaiter(loop& l) noexcept : loop_(l) {}
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) { loop_.schedule(h); }
+  void await_resume() const noexcept {}
+
+ private:
+  loop& loop_;
+};
+
+inline yield_awaiter yield(loop& l) noexcept { return yield_awaiter(l); }
+
 }  // namespace troupe::uv

@@ -52,6 +52,26 @@ class packed {
     return p;
   }
 
+  /// An encoding written by `write(writer&)`, which may also patch the bytes
+  /// it wrote (`write(writer&, std::vector<std::byte>&)` form): for
+  /// sequences whose length is known only at their end. Throws what `write`
+  /// throws.
+  template <class F>
+  static packed build(F&& write) {
+    packed p;
+    std::vector<int> fds;
+    try {
+      fd_encode_scope scope(fds);
+      writer w(p.bytes_);
+      write(w, p.bytes_);
+    } catch (...) {
+      fd_list discard(std::move(fds));
+      throw;
+    }
+    p.fds_ = std::make_shared<const fd_list>(std::move(fds));
+    return p;
+  }
+
   /// Decodes the whole encoding as a T.
   template <class T>
   [[nodiscard]] result<T> unpack() const {
