@@ -21,6 +21,9 @@ TARGETS = {  # from the project's benchmark targets
     "condition_pingpong": (">=", 40e3),
     "manager_list": (">=", 1e6),
     "queue_64k": (">=", 5000),
+    "pool_map_small": (">=", 20e6),
+    "pool_apply_latency": ("<=", 30),
+    "primes_speedup": (">=", 1.9),
 }
 
 
