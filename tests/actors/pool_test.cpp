@@ -161,6 +161,19 @@ TEST_CASE("map returns every result in input order, with small and large chunks"
   });
 }
 
+TEST_CASE("a pool of forked workers runs the same calls, and its progress line reaches 100%") {
+  run_test([]() -> task<void> {
+    troupe::pool p(troupe::pool_options{.processes = 2, .method = troupe::start_method::fork});
+    std::vector<int> xs(300);
+    std::iota(xs.begin(), xs.end(), 0);
+    troupe::map_options o;
+    o.progress_line = true;
+    auto got = co_await p.map(square, xs, std::move(o));
+    CHECK(got.size() == 300);
+    CHECK(got[299] == 299L * 299);
+  });
+}
+
 TEST_CASE("starmap, apply and apply_async run calls with several arguments") {
   run_test([]() -> task<void> {
     troupe::pool p(troupe::pool_options{.processes = 2});
