@@ -231,6 +231,8 @@ class pool {
   /// The number of worker processes the pool keeps.
   [[nodiscard]] std::size_t processes() const noexcept { return processes_; }
   [[nodiscard]] const pool_stats& stats() const noexcept;
+  /// The pids of the worker processes now running (for monitoring tools).
+  [[nodiscard]] std::vector<int> worker_pids() const { return shared_ ? shared_->pids : std::vector<int>{}; }
 
  private:
   template <class R, class... A>

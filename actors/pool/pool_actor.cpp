@@ -138,6 +138,7 @@ class server_state {
     std::unique_ptr<worker> w = std::move(*it);
     workers_.erase(it);
     --shared_->stats.workers_alive;
+    std::erase(shared_->pids, w->pid);
     const bool asked = w->state == worker::phase::retiring && w->held.empty();
     if (!asked && !w->killed) ++shared_->stats.workers_died;
     if (w->state == worker::phase::starting && !w->killed && !terminating_ && !broken_) {
@@ -276,6 +277,7 @@ class server_state {
     self_.monitor(runtime::system_actor(w->node));
     ++shared_->stats.workers_started;
     ++shared_->stats.workers_alive;
+    shared_->pids.push_back(w->pid);
     workers_.push_back(std::move(w));
     return true;
   }

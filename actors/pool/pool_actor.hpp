@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "actors/pool/pool_job.hpp"
 #include "actors/pool/pool_messages.hpp"
@@ -50,6 +51,7 @@ struct pool_config {
 /// What the client and the server share (same thread).
 struct pool_shared {
   pool_stats stats;
+  std::vector<int> pids;  ///< of the workers started and not yet known to have ended
   bool running = true;  ///< false once the server has ended
 };
 

@@ -24,6 +24,17 @@
 
 #include "tests/support/run_test.hpp"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TROUPE_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TROUPE_TEST_ASAN 1
+#endif
+#endif
+#ifndef TROUPE_TEST_ASAN
+#define TROUPE_TEST_ASAN 0
+#endif
+
 using namespace std::chrono_literals;
 using troupe::errc;
 using troupe::task;
@@ -65,6 +76,36 @@ int die_once(int x, std::string marker) {
 int die_on_thirteen(int x) {
   if (x == 13) ::raise(SIGKILL);
   return x;
+}
+
+int segfault_on_three(int x) {
+  if (x == 3) {
+    volatile int* nowhere = nullptr;
+    *nowhere = 1;
+  }
+  return x;
+}
+
+long slow_square(int x) {
+  ::usleep(1'000);
+  return static_cast<long>(x) * x;
+}
+
+// SIGKILLs a random worker of `p` every 100 ms until `done`.
+task<void> kill_workers(troupe::pool& p, const bool& done, int& kills) {
+  unsigned seed = 12345;
+  while (!done) {
+    (void)co_await troupe::sleep_for(100ms);
+    auto pids = p.worker_pids();
+    if (done || pids.empty()) continue;
+    seed = seed * 1103515245u + 12345u;
+    if (::kill(pids[(seed >> 16) % pids.size()], SIGKILL) == 0) ++kills;
+  }
+}
+
+task<void> map_then_stop(troupe::pool& p, std::vector<int> xs, std::vector<long>& out, bool& done) {
+  out = co_await p.map(slow_square, std::move(xs), std::size_t{1});
+  done = true;
 }
 
 int exit_on_five(int x) {
@@ -533,6 +574,53 @@ TEST_CASE("Ctrl-C in the pool's owner ends it and its workers, leaving no orphan
     CHECK(owner.exitcode() == -SIGINT);
     auto all_gone = [&] { return std::all_of(workers.begin(), workers.end(), pid_gone); };
     CHECK((co_await eventually(all_gone, 1000ms)));
+  });
+}
+
+TEST_CASE("chaos: a map of 2,000 calls while a random worker is killed every 100 ms delivers every result once") {
+  run_test([]() -> task<void> {
+    troupe::pool p(troupe::pool_options{.processes = 2, .retries = 5});
+    std::vector<int> xs(2000);
+    std::iota(xs.begin(), xs.end(), 0);
+    std::vector<long> out;
+    bool done = false;
+    int kills = 0;
+    (void)co_await troupe::when_all(map_then_stop(p, xs, out, done), kill_workers(p, done, kills));
+    REQUIRE(out.size() == 2000);
+    bool all_right = true;
+    for (int i = 0; i < 2000; ++i) all_right = all_right && out[static_cast<std::size_t>(i)] == static_cast<long>(i) * i;
+    CHECK(all_right);
+    CHECK(kills >= 3);
+    CHECK(p.stats().workers_died == static_cast<std::uint64_t>(kills));
+    auto full_strength = [&] { return p.stats().workers_alive == 2 && p.worker_pids().size() == 2; };
+    CHECK((co_await eventually(full_strength)));
+    MESSAGE("kills survived: ", kills, ", calls retried: ", p.stats().calls_retried);
+  });
+}
+
+TEST_CASE("a call that segfaults its worker every time is reported and the rest of the map completes") {
+  run_test([]() -> task<void> {
+    troupe::pool p(troupe::pool_options{.processes = 2});
+    std::vector<int> xs(10);
+    std::iota(xs.begin(), xs.end(), 0);
+    auto s = p.imap(segfault_on_three, xs, troupe::imap_options{.chunksize = 2});
+    int values = 0;
+    int failed = 0;
+    for (;;) {
+      try {
+        auto v = co_await s.next();
+        if (!v) break;
+        ++values;
+      } catch (const task_error& e) {
+        ++failed;
+        CHECK(e.cause() == task_failure::worker_lost);
+        CHECK(e.attempts() == 3);
+        // AddressSanitizer turns the fault into a report and exit status 1.
+        CHECK((e.exitcode() == -SIGSEGV || (TROUPE_TEST_ASAN && e.exitcode() != 0)));
+      }
+    }
+    CHECK(failed == 1);
+    CHECK(values == 9);
   });
 }
 
