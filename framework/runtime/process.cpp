@@ -115,9 +115,7 @@ struct process_state final : link_handler, uv::timer_node {
       return;
     }
     // The exit status usually follows the EOF within microseconds; wait
-    // for it briefly so monitors learn the real reason. (A failed write
-    // and the EOF may both report the end.)
-    if (grace_armed) return;
+    // for it briefly so monitors learn the real reason.
     deadline_ns = uv::loop::now_ns() + exit_grace_ns;
     fire = &process_state::on_grace;
     grace_armed = true;
