@@ -159,6 +159,7 @@ bool withdraw(Seq& seq, node_id client, std::uint64_t ticket) {
 /// answered each.
 template <class Seq, class F>
 void expire(Seq& seq, F on_expired) {
+  if (seq.empty()) return;
   auto now = uv::loop::now_ns();
   std::erase_if(seq, [&](auto& w) {
     if (!expired(w.deadline_ns, now)) return false;

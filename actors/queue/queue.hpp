@@ -24,7 +24,9 @@ namespace troupe {
 /// that can be copied, passed to a child as an argument or sent in a
 /// message.
 ///
-/// Items of one producer arrive in the order it put them. put() waits for
+/// Items of one producer arrive in the order it put them. In the server's
+/// own runtime, a put or get that need not wait touches the queue's state
+/// directly, with no message. Elsewhere put() waits for
 /// the server's answer only when it must: with each answer the server may
 /// grant credit — room it reserves for this handle's next puts — and those
 /// puts are sent without waiting (pipelined, batched by the link). Either
@@ -59,9 +61,24 @@ class queue : public actors::protocol_handle {
   /// at once under credit).
   [[nodiscard]] coro::task<result<void>> put(T item, std::optional<std::chrono::nanoseconds> timeout = actors::forever,
                                              std::stop_token stop = {}) const {
-    if (take_credit()) {
+    if (auto* q = local_core(); q != nullptr && !stop.stop_requested()) {
+      if (q->closed) co_return error{errc::closed, "put on a closed queue"};
+      if (!q->getters.empty() || q->room()) {
+        q->deliver(std::move(item));
+        co_return result<void>{};
+      }
+    }
+    bool ahead_ok = take_credit();
+    if (!ahead_ok && credit_ && credit_->asking.load(std::memory_order_relaxed)) {
+      // The answer to the ask sent at half credit is most likely already
+      // in the link: one loop turn reads it, instead of a round trip.
+      co_await uv::yield(runtime::current().loop());
+      ahead_ok = take_credit();
+    }
+    if (ahead_ok) {
       actors::detail::queue_put_ahead<T> ahead{std::move(item), here()};
       co_await server_.send(std::move(ahead));
+      refill_credit();
       co_return result<void>{};
     }
     auto ticket = actors::detail::next_ticket();
@@ -76,9 +93,23 @@ class queue : public actors::protocol_handle {
   /// Puts without waiting for room: errc::full if there is none (the answer
   /// comes from the server unless the handle holds credit).
   [[nodiscard]] coro::task<result<void>> try_put(T item) const {
-    if (take_credit()) {
+    if (auto* q = local_core()) {
+      if (q->closed) co_return error{errc::closed, "put on a closed queue"};
+      if (q->getters.empty() && !q->room()) co_return error{errc::full, "the queue is full"};
+      q->deliver(std::move(item));
+      co_return result<void>{};
+    }
+    bool ahead_ok = take_credit();
+    if (!ahead_ok && credit_ && credit_->asking.load(std::memory_order_relaxed)) {
+      // The answer to the ask sent at half credit is most likely already
+      // in the link: one loop turn reads it, instead of a round trip.
+      co_await uv::yield(runtime::current().loop());
+      ahead_ok = take_credit();
+    }
+    if (ahead_ok) {
       actors::detail::queue_put_ahead<T> ahead{std::move(item), here()};
       co_await server_.send(std::move(ahead));
+      refill_credit();
       co_return result<void>{};
     }
     actors::detail::queue_put<T> m{std::move(item), here(), 0, 0, false};
@@ -91,6 +122,7 @@ class queue : public actors::protocol_handle {
   /// Takes the oldest item, waiting while the queue is empty.
   [[nodiscard]] coro::task<result<T>> get(std::optional<std::chrono::nanoseconds> timeout = actors::forever,
                                           std::stop_token stop = {}) const {
+    if (auto* q = local_core(); q != nullptr && !q->items.empty() && !stop.stop_requested()) co_return q->take();
     auto ticket = actors::detail::next_ticket();
     actors::detail::queue_get<T> m{here(), ticket, actors::detail::deadline_of(timeout), true};
     co_return co_await actors::detail::ask<T>(server_, std::move(m), actors::detail::queue_withdraw{here(), ticket},
@@ -98,6 +130,11 @@ class queue : public actors::protocol_handle {
   }
   /// Takes an item without waiting: errc::empty if there is none.
   [[nodiscard]] coro::task<result<T>> try_get() const {
+    if (auto* q = local_core()) {
+      if (!q->items.empty()) co_return q->take();
+      if (q->closed) co_return error{errc::closed, "the queue is closed and empty"};
+      co_return error{errc::empty, "the queue is empty"};
+    }
     actors::detail::queue_get<T> m{here(), 0, 0, false};
     co_return co_await server_.request<T>(std::move(m), std::chrono::nanoseconds::max());
   }
@@ -138,12 +175,21 @@ class queue : public actors::protocol_handle {
  protected:
   static node_id here() { return runtime::current().node(); }
 
+  // The queue's state when its server runs in this runtime: puts and gets
+  // that need not wait then touch it directly, as the server would, in the
+  // same order as the server's own handling (both run on this thread).
+  actors::detail::queue_core<T>* local_core() const {
+    return server_.node() == here() ? actors::detail::local_queue_core<T>(server_) : nullptr;
+  }
+
   // Credit the server granted this handle (and its copies in this
   // process): puts it may send without waiting. It belongs to the runtime
   // it was granted to.
   struct credit_state {
     std::atomic<node_id> node{0};
     std::atomic<std::uint32_t> left{0};
+    std::atomic<std::uint32_t> last_grant{0};
+    std::atomic<bool> asking{false};  // a queue_credit_ask is on its way
   };
   bool take_credit() const noexcept {
     if (!credit_ || credit_->node.load(std::memory_order_relaxed) != here()) return false;
@@ -152,12 +198,28 @@ class queue : public actors::protocol_handle {
     }
     return n > 0;
   }
-  void add_credit(std::uint32_t granted) const noexcept {
-    if (!credit_ || granted == 0) return;
-    if (credit_->node.exchange(here(), std::memory_order_relaxed) != here())
-      credit_->left.store(granted, std::memory_order_relaxed);
+  void add_credit(std::uint32_t granted) const noexcept { add_credit(*credit_, granted); }
+  static void add_credit(credit_state& c, std::uint32_t granted) noexcept {
+    if (granted == 0) return;
+    c.last_grant.store(granted, std::memory_order_relaxed);
+    if (c.node.exchange(here(), std::memory_order_relaxed) != here())
+      c.left.store(granted, std::memory_order_relaxed);
     else
-      credit_->left.fetch_add(granted, std::memory_order_relaxed);
+      c.left.fetch_add(granted, std::memory_order_relaxed);
+  }
+  // Once half of the last grant is used, asks for more in the background,
+  // so a producer that keeps putting rarely stops for an answer.
+  void refill_credit() const {
+    const std::uint32_t left = credit_->left.load(std::memory_order_relaxed);
+    if (left > credit_->last_grant.load(std::memory_order_relaxed) / 2) return;
+    if (credit_->asking.exchange(true, std::memory_order_relaxed)) return;
+    (void)spawn(runtime::current(), &queue::ask_credit, server_, credit_);
+  }
+  static coro::task<void> ask_credit(inbox<down> self, actor_ref server, std::shared_ptr<credit_state> c) {
+    (void)self;
+    auto granted = co_await server.request<std::uint32_t>(actors::detail::queue_credit_ask{here()});
+    if (granted) add_credit(*c, *granted);
+    c->asking.store(false, std::memory_order_relaxed);
   }
 
   actor_ref server_;

@@ -30,6 +30,14 @@ struct queue_put_ahead {
   node_id client = 0;
 };
 
+/// Asks for more credit before the client's runs out, so a steady
+/// producer need not stop for a put's answer: the answer is the credit
+/// granted (possibly 0).
+struct queue_credit_ask {
+  using response = std::uint32_t;
+  node_id client = 0;
+};
+
 template <class T>
 struct queue_get {
   using response = T;

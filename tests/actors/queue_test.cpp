@@ -43,6 +43,42 @@ task<void> put_one_then_wait(troupe::queue<int> q) {
   (void)co_await troupe::sleep_for(60s);
 }
 
+// Puts 0; once told to go on, puts 1, 2, ... until the queue is closed;
+// exits with how many were accepted.
+task<int> put_then_until_closed(troupe::queue<int> q, troupe::queue<int> go) {
+  (void)(co_await q.put(0)).value();
+  (void)(co_await go.get()).value();
+  int accepted = 1;
+  for (;;) {
+    auto r = co_await q.put(accepted);
+    if (!r) co_return r.code() == errc::closed ? accepted : 200;
+    ++accepted;
+  }
+}
+
+task<void> put_range(troupe::queue<int> q, int n) {
+  for (int i = 0; i < n; ++i) (void)(co_await q.put(i)).value();
+}
+
+task<int> get_one(troupe::queue<int> q) { co_return (co_await q.get(5s)).value(); }
+task<void> put_9_once_a_getter_waits(troupe::queue<int> q) {
+  for (;;) {
+    auto s = co_await q.status();
+    if (!s || s->waiting_getters != 0) break;
+    (void)co_await troupe::sleep_for(1ms);
+  }
+  (void)(co_await q.put(9)).value();
+}
+task<bool> put_3(troupe::queue<int> q) { co_return (co_await q.put(3, 5s)).has_value(); }
+task<int> get_once_a_putter_waits(troupe::queue<int> q) {
+  for (;;) {
+    auto s = co_await q.status();
+    if (!s || s->waiting_putters != 0) break;
+    (void)co_await troupe::sleep_for(1ms);
+  }
+  co_return (co_await q.get()).value();
+}
+
 struct handle_msg {
   troupe::queue<int> q;
 };
@@ -188,30 +224,82 @@ TEST_CASE("a queue handle travels inside a message to another process") {
 
 TEST_CASE("a put earns credit for the next ones; a small queue grants none; close honours credit already granted") {
   run_test([]() -> task<void> {
+    auto go = troupe::queue<int>::make();
     auto small = troupe::queue<int>::make(2);
-    CHECK((co_await small.put(1)).has_value());
+    process ps(put_then_until_closed, small, go);
+    ps.start();
+    while ((co_await small.qsize()).value() == 0) (void)co_await troupe::sleep_for(1ms);
     CHECK((co_await small.status()).value().reserved == 0);
+    ps.kill();
+    co_await ps.join();
     small.shutdown();
 
     auto q = troupe::queue<int>::make(100);
-    CHECK((co_await q.put(0)).has_value());
+    process p(put_then_until_closed, q, go);
+    p.start();
+    while ((co_await q.qsize()).value() == 0) (void)co_await troupe::sleep_for(1ms);
     auto granted = (co_await q.status()).value().reserved;
     CHECK(granted == (100 - 1) / 4);
     CHECK((co_await q.full()).value() == false);
     (void)co_await q.close();
+    CHECK((co_await go.put(1)).has_value());
     // Puts under the credit granted before close still arrive; then closed.
-    int accepted = 1;
-    for (;;) {
-      auto r = co_await q.put(accepted);
-      if (!r) {
-        CHECK(r.code() == errc::closed);
-        break;
-      }
-      ++accepted;
-    }
+    co_await p.join();
+    const int accepted = p.exitcode().value_or(-1);
     CHECK(static_cast<std::uint64_t>(accepted) == 1 + granted);
     for (int i = 0; i < accepted; ++i) CHECK((co_await q.get(1s)).value() == i);
     CHECK((co_await q.get()).code() == errc::closed);
+    q.shutdown();
+    go.shutdown();
+  });
+}
+
+TEST_CASE("puts and gets beside the server touch the queue directly and keep every rule") {
+  run_test([]() -> task<void> {
+    auto q = troupe::queue<int>::make(2);
+    CHECK((co_await q.put(1)).has_value());
+    CHECK((co_await q.try_put(2)).has_value());
+    CHECK((co_await q.try_put(3)).code() == errc::full);
+    CHECK((co_await q.put(3, 10ms)).code() == errc::timeout);
+    CHECK((co_await q.status()).value().reserved == 0);  // no credit beside the server
+    CHECK((co_await q.get()).value() == 1);
+    CHECK((co_await q.try_get()).value() == 2);
+    CHECK((co_await q.try_get()).code() == errc::empty);
+    CHECK((co_await q.get(10ms)).code() == errc::timeout);
+    // A waiting getter (through the server) is served by a direct put.
+    auto [got, ignored] = co_await troupe::coro::when_all(get_one(q), put_9_once_a_getter_waits(q));
+    (void)ignored;
+    CHECK(got == 9);
+    // A waiting putter is let in when a direct get makes room.
+    CHECK((co_await q.put(1)).has_value());
+    CHECK((co_await q.put(2)).has_value());
+    auto [put_ok, first] = co_await troupe::coro::when_all(put_3(q), get_once_a_putter_waits(q));
+    CHECK(put_ok);
+    CHECK(first == 1);
+    CHECK((co_await q.get()).value() == 2);
+    CHECK((co_await q.get()).value() == 3);
+    (void)co_await q.close();
+    CHECK((co_await q.put(4)).code() == errc::closed);
+    CHECK((co_await q.try_put(4)).code() == errc::closed);
+    CHECK((co_await q.try_get()).code() == errc::closed);
+    q.shutdown();
+  });
+}
+
+TEST_CASE("a steady producer in another process keeps its credit topped up and loses nothing") {
+  run_test([]() -> task<void> {
+    constexpr int n = 50'000;
+    auto q = troupe::queue<int>::make(256);
+    process p(put_range, q, n);
+    p.start();
+    bool in_order = true;
+    for (int i = 0; i < n; ++i) in_order = in_order && (co_await q.get(10s)).value() == i;
+    CHECK(in_order);
+    co_await p.join();
+    CHECK(p.exitcode() == 0);
+    auto s = (co_await q.status()).value();
+    CHECK(s.size == 0);
+    CHECK(s.reserved <= 256);
     q.shutdown();
   });
 }
