@@ -216,6 +216,19 @@ void runtime::shutdown() noexcept {
   // Links send what is queued (a child's exit notice, last replies) and
   // close; their writers are roots, so the wait below covers them.
   for (auto& l : links_) l->close_gracefully();
+  // Once the links close no answer from another node can arrive: a request
+  // still waiting for one would hold the process's exit until its timeout.
+  std::vector<detail::pending_request*> unanswerable;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second->node != node_) {
+      unanswerable.push_back(it->second);
+      it = pending_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (detail::pending_request* p : unanswerable)
+    p->fail(p, error{errc::closed, "the runtime shut down before the answer came"});
   bool finished = loop_.run_until([this] { return live_roots_ == 0; });
   if (!finished) {
     std::fprintf(stderr,

@@ -112,6 +112,19 @@ task<int> send_notes(actor_ref to, int count) {
   co_return r ? (*r == 42 ? 0 : 3) : 4;
 }
 
+// An actor that asks `w` something it never answers.
+task<void> ask_stall(troupe::inbox<note> self, actor_ref w) {
+  (void)self;
+  (void)co_await w.request(stall{}, 60s);
+}
+// Leaves an actor waiting for an answer from the parent, and ends.
+task<int> end_with_a_request_unanswered(actor_ref w) {
+  (void)troupe::spawn(troupe::runtime::current(), ask_stall, w);
+  // The ping's answer comes after the stall above has been sent.
+  auto r = co_await w.request(ping{1}, 10s);
+  co_return r ? 0 : 1;
+}
+
 // Tells `to` where it is, and on `trigger` writes garbage straight into its
 // link to the parent, then waits to be cut off.
 struct trigger {};
@@ -436,6 +449,20 @@ TEST_CASE("killing a child mid-request fails the request with peer_down within 1
     CHECK(r.code() == errc::peer_down);
     CHECK(took < 100);
     MESSAGE("request failed " << took << " ms after SIGKILL: " << r.error().message);
+  });
+}
+
+TEST_CASE("a process whose actor waits for another process's answer still exits at once") {
+  run_test([]() -> task<void> {
+    auto w = troupe::spawn(troupe::runtime::current(), worker);
+    process p(end_with_a_request_unanswered, w);
+    const auto t0 = now_ms();
+    p.start();
+    const bool ended = co_await p.join(20s);
+    CHECK(ended);
+    CHECK(p.exitcode() == 0);
+    CHECK(now_ms() - t0 < 5000);  // not held until the request's 60 s timeout
+    troupe::runtime::current().stop(w);
   });
 }
 
