@@ -1,6 +1,6 @@
 // file_merge: 8 files of 262,144 lines × 64 bytes (16 MiB each; fewer lines
 // with an argument) are read by 4 reader processes, which send whole lines
-// in blocks of 256 KiB through one queue to the main process; it writes
+// in blocks of 64 KiB through one queue to the main process; it writes
 // them to one merged file. Inputs are generated before the clock starts; the
 // clock stops when the merged file is written and closed. Prints megabytes
 // merged per second.
@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 
 constexpr int files = 8;
 constexpr int readers = 4;
-constexpr std::size_t block_size = 256 * 1024;
+constexpr std::size_t block_size = 64 * 1024;
 constexpr std::size_t line_size = 64;
 
 struct block {

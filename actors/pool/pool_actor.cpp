@@ -28,9 +28,10 @@ std::string& worker_name() {
 }
 
 // Tasks shorter than this on average are sent two at a time per worker, so
-// a worker never waits a round trip for its next one; longer ones one at a
-// time, so an idle worker is never left without work while another holds
-// two.
+// a worker never waits a round trip for its next one; longer ones too while
+// at least two chunks per worker are left to send, then one at a time, so
+// near the end an idle worker is never left without work while another
+// holds two.
 constexpr std::uint64_t prefetch_below_ns = 1'000'000;
 
 // Workers that die before saying hello, one after the other, before the
@@ -335,9 +336,23 @@ class server_state {
     if (w.held.size() == 1) arm(w);
   }
 
+  // Chunks not yet sent (retries included); SIZE_MAX while an input's
+  // length is unknown.
+  std::size_t chunks_left() const {
+    std::size_t n = retry_.size();
+    for (const auto& j : jobs_) {
+      if (j->input_end() || j->settled()) continue;
+      if (j->total == 0) return SIZE_MAX;
+      const std::size_t calls = j->total > j->fed() ? j->total - j->fed() : 0;
+      n += (calls + j->chunksize - 1) / std::max<std::size_t>(j->chunksize, 1);
+    }
+    return n;
+  }
+
   void dispatch() {
     if (terminating_ || broken_) return;
-    const std::size_t depth = mean_call_ns_ != 0 && mean_call_ns_ < prefetch_below_ns ? 2 : 1;
+    const bool short_calls = mean_call_ns_ != 0 && mean_call_ns_ < prefetch_below_ns;
+    const std::size_t depth = short_calls || chunks_left() >= 2 * workers_.size() ? 2 : 1;
     for (std::size_t pass = 1; pass <= depth; ++pass) {
       for (auto& w : workers_) {
         if (w->state != worker::phase::ready || w->killed) continue;

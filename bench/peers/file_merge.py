@@ -1,5 +1,5 @@
 """Peer for file_merge: 8 files of 262,144 lines x 64 bytes are read by 4
-reader processes, which send whole lines in blocks of 256 KiB through one
+reader processes, which send whole lines in blocks of 64 KiB through one
 multiprocessing.Queue to the main process; it writes them to one merged
 file. Inputs are generated before the clock starts; megabytes per second."""
 import json
@@ -12,7 +12,7 @@ import time
 
 FILES = 8
 READERS = 4
-BLOCK = 256 * 1024
+BLOCK = 64 * 1024
 LINE = 64
 
 

@@ -148,7 +148,15 @@ bool loop::poll() {
   // Falling asleep and being woken costs a peer on another core tens of
   // microseconds; when work just ran, a reply is often that close. So poll
   // without blocking for a short while first, but only right after
-  // activity, so an idle loop sleeps at once.
+  // activity, so an idle loop sleeps at once — and only while spinning
+  // pays: a loop whose spins keep finding nothing (work arrives every few
+  // milliseconds, say a pool's parent waiting for long calls) would only
+  // take the core from the processes doing the work, so it rests from
+  // spinning and probes again now and then.
+  if (spin_budget_ns_ != 0 && spin_rest_ != 0) {
+    spin_budget_ns_ = 0;
+    if (--spin_rest_ == 0) spin_misses_ = spin_miss_limit - 1;  // one miss rests again
+  }
   if (spin_budget_ns_ != 0) {
     std::uint64_t until = now_ns() + spin_budget_ns_;
     spin_budget_ns_ = 0;
@@ -156,6 +164,7 @@ bool loop::poll() {
       int alive = uv_run(&loop_, UV_RUN_NOWAIT);
       if (!ready_.empty()) {
         spin_budget_ns_ = spin_ns;
+        spin_misses_ = 0;
         return true;
       }
       if (alive == 0) return false;
@@ -163,6 +172,10 @@ bool loop::poll() {
       // rather than after our spin (what matters when they outnumber cores).
       sched_yield();
     } while (now_ns() < until);
+    if (++spin_misses_ >= spin_miss_limit) {
+      spin_misses_ = 0;
+      spin_rest_ = spin_rest_periods;
+    }
   }
   int alive = uv_run(&loop_, UV_RUN_ONCE);
   if (!ready_.empty()) spin_budget_ns_ = spin_ns;

@@ -101,7 +101,13 @@ class loop {
   std::vector<std::function<void()>> posted_swap_;  // loop thread only
   std::atomic<std::size_t> holds_{0};
   static constexpr std::uint64_t spin_ns = 50'000;
+  // Spins that find nothing this many times in a row stop spinning for
+  // spin_rest_periods idle periods; then one spin probes again.
+  static constexpr std::uint32_t spin_miss_limit = 8;
+  static constexpr std::uint32_t spin_rest_periods = 16;
   std::uint64_t spin_budget_ns_ = 0;  // how long the next poll may spin first
+  std::uint32_t spin_misses_ = 0;     // spins in a row that found nothing
+  std::uint32_t spin_rest_ = 0;       // idle periods left without spinning
   std::thread::id thread_;
 };
 

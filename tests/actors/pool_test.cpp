@@ -23,17 +23,8 @@
 #include <troupe.hpp>
 
 #include "tests/support/run_test.hpp"
+#include "tests/support/sanitizers.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TROUPE_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TROUPE_TEST_ASAN 1
-#endif
-#endif
-#ifndef TROUPE_TEST_ASAN
-#define TROUPE_TEST_ASAN 0
-#endif
 
 using namespace std::chrono_literals;
 using troupe::errc;
@@ -141,6 +132,28 @@ bool pid_gone(int pid) {
   if (!std::getline(f, stat)) return true;
   auto paren = stat.rfind(')');
   return paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] == 'Z' || stat[paren + 2] == 'X';
+}
+
+// Reads a stream to its end: the values, and the failures met on the way
+// (imap goes on past each).
+template <class R>
+struct drained {
+  std::vector<R> values;
+  std::vector<task_error> failures;
+};
+template <class R>
+task<drained<R>> drain(troupe::pool_stream<R>& s) {
+  drained<R> out;
+  for (;;) {
+    try {
+      auto v = co_await s.next();
+      if (!v) break;
+      out.values.push_back(std::move(*v));
+    } catch (const task_error& e) {
+      out.failures.push_back(e);
+    }
+  }
+  co_return out;
 }
 
 // Polls `cond` until it holds or `limit` passes.
@@ -285,19 +298,9 @@ TEST_CASE("an exception in a call is that call's error, with type, message, pid 
     CHECK(map_threw);
     // imap goes on past the failure.
     auto s = p.imap(fail_on_seven, xs);
-    std::vector<int> seen;
-    int failures = 0;
-    for (;;) {
-      try {
-        auto v = co_await s.next();
-        if (!v) break;
-        seen.push_back(*v);
-      } catch (const task_error&) {
-        ++failures;
-      }
-    }
-    CHECK(failures == 1);
-    CHECK(seen.size() == 19);
+    auto got = co_await drain(s);
+    CHECK(got.failures.size() == 1);
+    CHECK(got.values.size() == 19);
     CHECK((co_await p.apply(square, 3)) == 9);
   });
 }
@@ -362,23 +365,15 @@ TEST_CASE("a call that kills every worker it runs on fails alone with the signal
     std::vector<int> xs(40);
     std::iota(xs.begin(), xs.end(), 0);
     auto s = p.imap(die_on_thirteen, xs, troupe::imap_options{.chunksize = 4});
-    std::vector<int> seen;
-    int failed = 0;
-    for (;;) {
-      try {
-        auto v = co_await s.next();
-        if (!v) break;
-        seen.push_back(*v);
-      } catch (const task_error& e) {
-        ++failed;
-        CHECK(e.cause() == task_failure::worker_lost);
-        CHECK(e.exitcode() == -SIGKILL);
-        CHECK(e.attempts() == 3);
-        CHECK(e.pid() > 0);
-        CHECK(e.message().find("signal 9") != std::string::npos);
-      }
-    }
-    CHECK(failed == 1);
+    auto got = co_await drain(s);
+    const auto& seen = got.values;
+    REQUIRE(got.failures.size() == 1);
+    const task_error& e = got.failures.front();
+    CHECK(e.cause() == task_failure::worker_lost);
+    CHECK(e.exitcode() == -SIGKILL);
+    CHECK(e.attempts() == 3);
+    CHECK(e.pid() > 0);
+    CHECK(e.message().find("signal 9") != std::string::npos);
     CHECK(seen.size() == 39);
     CHECK(std::find(seen.begin(), seen.end(), 13) == seen.end());
     CHECK(p.stats().workers_died == 3);
@@ -412,20 +407,10 @@ TEST_CASE("a call past its deadline fails with a timeout and its worker is repla
   run_test([]() -> task<void> {
     troupe::pool p(troupe::pool_options{.processes = 2, .task_timeout = 300ms});
     auto s = p.imap(sleep_on_two, std::vector<int>{0, 1, 2, 3, 4, 5}, troupe::imap_options{.chunksize = 3});
-    std::vector<int> seen;
-    int timeouts = 0;
-    for (;;) {
-      try {
-        auto v = co_await s.next();
-        if (!v) break;
-        seen.push_back(*v);
-      } catch (const task_error& e) {
-        CHECK(e.cause() == task_failure::timeout);
-        ++timeouts;
-      }
-    }
-    CHECK(timeouts == 1);
-    CHECK(seen == std::vector<int>{0, 1, 3, 4, 5});
+    auto got = co_await drain(s);
+    REQUIRE(got.failures.size() == 1);
+    CHECK(got.failures.front().cause() == task_failure::timeout);
+    CHECK(got.values == std::vector<int>{0, 1, 3, 4, 5});
     CHECK(p.stats().calls_timed_out == 1);
     auto full_strength = [&] { return p.stats().workers_alive == 2; };
     CHECK((co_await eventually(full_strength)));
@@ -604,23 +589,14 @@ TEST_CASE("a call that segfaults its worker every time is reported and the rest 
     std::vector<int> xs(10);
     std::iota(xs.begin(), xs.end(), 0);
     auto s = p.imap(segfault_on_three, xs, troupe::imap_options{.chunksize = 2});
-    int values = 0;
-    int failed = 0;
-    for (;;) {
-      try {
-        auto v = co_await s.next();
-        if (!v) break;
-        ++values;
-      } catch (const task_error& e) {
-        ++failed;
-        CHECK(e.cause() == task_failure::worker_lost);
-        CHECK(e.attempts() == 3);
-        // AddressSanitizer turns the fault into a report and exit status 1.
-        CHECK((e.exitcode() == -SIGSEGV || (TROUPE_TEST_ASAN && e.exitcode() != 0)));
-      }
-    }
-    CHECK(failed == 1);
-    CHECK(values == 9);
+    auto got = co_await drain(s);
+    REQUIRE(got.failures.size() == 1);
+    const task_error& e = got.failures.front();
+    CHECK(e.cause() == task_failure::worker_lost);
+    CHECK(e.attempts() == 3);
+    // AddressSanitizer turns the fault into a report and exit status 1.
+    CHECK((e.exitcode() == -SIGSEGV || (TROUPE_TEST_ASAN && e.exitcode() != 0)));
+    CHECK(got.values.size() == 9);
   });
 }
 

@@ -19,6 +19,7 @@
 #include <troupe.hpp>
 
 #include "tests/support/run_test.hpp"
+#include "tests/support/sanitizers.hpp"
 
 #include "framework/runtime/link.hpp"
 
@@ -28,16 +29,6 @@ using troupe::process;
 using troupe::task;
 using troupe::testing::run_test;
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TROUPE_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TROUPE_TEST_ASAN 1
-#endif
-#endif
-#ifndef TROUPE_TEST_ASAN
-#define TROUPE_TEST_ASAN 0
-#endif
 
 namespace {
 
