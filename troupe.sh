@@ -113,7 +113,7 @@ case "$cmd" in
       # meson suite run the shared-memory code as threads of one process.
       CXX=clang++ configure build-tsan -Dbuildtype=debug -Dwerror=true -Db_sanitize=thread \
         -Db_lundef=false -Dsamples=false
-      export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+      export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/support/tsan.supp
       ninja -C build-tsan $(meson introspect build-tsan --tests |
         python3 -c 'import json,sys; print(" ".join(sorted({t["cmd"][0].split("/build-tsan/")[1] for t in json.load(sys.stdin) if any(x.endswith("tsan") for x in t["suite"])})))')
       set +e

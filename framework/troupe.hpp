@@ -35,6 +35,7 @@
 #include "framework/runtime/run.hpp"
 #include "framework/runtime/runtime.hpp"
 #include "framework/runtime/spawn.hpp"
+#include "framework/runtime/thread.hpp"
 #include "framework/uv/offload.hpp"
 #include "framework/uv/timer.hpp"
 #include "framework/wire/codec.hpp"

@@ -24,22 +24,29 @@
 
 namespace troupe::detail {
 
+coro::task<int> serve_until_shutdown();
+
 namespace {
 
 // ---- the system actor ----
 
 using system_inbox = inbox<spawn_request, monitor_request, stop_request, shutdown_request>;
 
-// A serving child waits here until asked to shut down.
+// A host (a process or thread with no target) waits here until asked to
+// shut down; one per runtime, so per thread.
 struct serve_state {
   std::coroutine_handle<> waiting;
   bool done = false;
   int code = 0;
 };
-serve_state* serving = nullptr;
+thread_local serve_state* serving = nullptr;
 
 void request_shutdown(runtime& rt, int code) noexcept {
-  if (serving == nullptr || serving->done) return;
+  if (serving == nullptr) {
+    rt.stop_actors();
+    return;
+  }
+  if (serving->done) return;
   serving->done = true;
   serving->code = code;
   if (serving->waiting) rt.loop().schedule(std::exchange(serving->waiting, {}));
@@ -179,9 +186,7 @@ class parent_watch final : public link_handler {
 };
 
 coro::task<int> child_task(runtime& rt, const hello& h, entry_fn entry, raw_function target) {
-  if (h.serve) {
-    co_return co_await serve_wait{};
-  }
+  if (h.serve) co_return co_await serve_until_shutdown();
   std::optional<remote_failure> failure;
   int code = 0;
   try {
@@ -258,8 +263,6 @@ int child_main(pid_t parent) {
     target = *t;
   }
 
-  serve_state serve;
-  serving = &serve;
   int code = 0;
   {
     runtime_options opts;
@@ -277,12 +280,19 @@ int child_main(pid_t parent) {
     // from here on its closing is ours, not the parent's.
     if (link* pl = rt.parent_link()) pl->set_handler(nullptr);
   }
-  serving = nullptr;
   std::fflush(nullptr);
   return code;
 }
 
 }  // namespace
+
+coro::task<int> serve_until_shutdown() {
+  serve_state serve;
+  serving = &serve;
+  int code = co_await serve_wait{};
+  serving = nullptr;
+  co_return code;
+}
 
 void start_system_actor(runtime& rt) {
   system_inbox box(rt, system_inbox::system_slot{});

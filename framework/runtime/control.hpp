@@ -107,7 +107,9 @@ struct stop_request {
   actor_ref target;
 };
 
-/// Message to a serving child's system actor: end the process.
+/// Message to a runtime's system actor: end it. A host (a process or
+/// thread with no target) ends with `exitcode`; in any runtime every actor
+/// but the system actor is stopped.
 struct shutdown_request {
   static constexpr std::uint64_t troupe_type_id = 25;
   std::int32_t exitcode = 0;

@@ -11,7 +11,9 @@
 #include "framework/base/assert.hpp"
 #include "framework/coro/detached.hpp"
 #include "framework/runtime/control.hpp"
+#include "framework/runtime/exit_wait.hpp"
 #include "framework/runtime/link.hpp"
+#include "framework/runtime/thread.hpp"
 #include "framework/uv/timer.hpp"
 
 namespace troupe {
@@ -42,12 +44,6 @@ exit_reason reason_of(exit_status s) {
 }
 
 }  // namespace
-
-struct exit_waiter : uv::timer_node {
-  exit_waiter* next = nullptr;
-  std::coroutine_handle<> waiting;
-  bool timed_out = false;
-};
 
 /// The parent's record of one child. Shared by the process handle, the
 /// runtime's list of children and the coroutine that watches the pidfd.
@@ -144,11 +140,7 @@ struct process_state final : link_handler, uv::timer_node {
     if (status) return;
     status = s;
     if (lnk != nullptr) lnk->fail_after_draining(reason_of(s));
-    while (exit_waiter* w = waiters) {
-      waiters = w->next;
-      rt->loop().remove_timer(w);
-      rt->loop().schedule(w->waiting);
-    }
+    wake_exit_waiters(rt->loop(), waiters);
     auto& kids = rt->children();
     std::erase_if(kids, [this](const std::shared_ptr<process_state>& p) { return p.get() == this; });
   }
@@ -179,37 +171,6 @@ coro::detail::detached watch(std::shared_ptr<process_state> st) {
   rt.actor_finished();
 }
 
-class join_awaiter : exit_waiter {
- public:
-  join_awaiter(process_state& st, std::optional<std::chrono::nanoseconds> timeout) : st_(st), timeout_(timeout) {}
-  bool await_ready() const noexcept { return st_.status.has_value() || (timeout_ && timeout_->count() <= 0); }
-  void await_suspend(std::coroutine_handle<> h) {
-    waiting = h;
-    next = st_.waiters;
-    st_.waiters = this;
-    if (timeout_) {
-      deadline_ns = uv::deadline::after(*timeout_).ns;
-      fire = &join_awaiter::on_timeout;
-      st_.rt->loop().add_timer(this);
-    }
-  }
-  bool await_resume() const noexcept { return st_.status.has_value(); }
-
- private:
-  static void on_timeout(uv::timer_node* n) noexcept {
-    auto* self = static_cast<join_awaiter*>(n);
-    for (exit_waiter** p = &self->st_.waiters; *p != nullptr; p = &(*p)->next) {
-      if (*p == self) {
-        *p = self->next;
-        break;
-      }
-    }
-    self->st_.rt->loop().schedule(self->waiting);
-  }
-  process_state& st_;
-  std::optional<std::chrono::nanoseconds> timeout_;
-};
-
 }  // namespace
 
 void end_children(runtime& rt) noexcept {
@@ -224,8 +185,9 @@ coro::task<void> finish_children(runtime& rt) {
     if (st->daemon) st->signal(SIGTERM);
   for (auto& st : kids) {
     if (st->status) continue;
-    co_await join_awaiter(*st, std::nullopt);
+    co_await join_awaiter<process_state>(*st, std::nullopt);
   }
+  co_await finish_threads(rt);
 }
 
 }  // namespace detail
@@ -316,7 +278,7 @@ coro::task<bool> process::join(std::optional<std::chrono::nanoseconds> timeout) 
   if (!state_ || !state_->started)
     throw error_exception(error{errc::invalid_argument, "join() on a process that was not started"});
   auto st = state_;
-  bool ended = co_await detail::join_awaiter(*st, timeout);
+  bool ended = co_await detail::join_awaiter<detail::process_state>(*st, timeout);
   if (!ended) co_return false;
   if (st->refusal) throw error_exception(*st->refusal);
   if (st->failure) throw remote_error(*st->failure, st->status->exitcode);
@@ -373,17 +335,22 @@ coro::task<result<actor_ref>> process::spawn_remote(detail::raw_function entry, 
                                                    wire::packed args) {
   if (!state_ || !state_->started || state_->status)
     co_return error{errc::invalid_argument, "spawn() needs a running process"};
-  detail::spawn_request req;
-  auto e = detail::locate(entry);
+  co_return co_await detail::spawn_on_node(state_->node, entry, target, std::move(args));
+}
+
+coro::task<result<actor_ref>> detail::spawn_on_node(node_id node, raw_function entry, raw_function target,
+                                                    wire::packed args) {
+  spawn_request req;
+  auto e = locate(entry);
   if (!e) co_return e.error();
   req.entry = std::move(*e);
   if (target != nullptr) {
-    auto t = detail::locate(target);
+    auto t = locate(target);
     if (!t) co_return t.error();
     req.target = std::move(*t);
   }
   req.args = std::move(args);
-  co_return co_await runtime::system_actor(state_->node).request<actor_ref>(std::move(req));
+  co_return co_await runtime::system_actor(node).request<actor_ref>(std::move(req));
 }
 
 }  // namespace troupe

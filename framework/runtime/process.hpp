@@ -159,6 +159,52 @@ wire::packed encode_args(Args&&... args) {
 
 }  // namespace detail
 
+namespace detail {
+
+/// Starts an actor in the runtime of node `node` through its system actor
+/// and resumes with its ref (or why it could not be started).
+coro::task<result<actor_ref>> spawn_on_node(node_id node, raw_function entry, raw_function target,
+                                            wire::packed args);
+
+/// What process and thread handles share: starting actors in the runtime
+/// they host. `Derived` provides spawn_remote(entry, target, args).
+template <class Derived>
+class remote_spawner {
+ public:
+  /// Starts a receive-loop actor there (fn's first parameter is its inbox;
+  /// the rest are encoded `args`, so they must be encodable) and resumes
+  /// with its ref. Fails with errc::invalid_argument if the host is not
+  /// running, or with the error the other side met.
+  template <class F, class... Args>
+  [[nodiscard]] coro::task<result<actor_ref>> spawn(F fn, Args&&... args) {
+    auto fp = as_function_pointer(fn);
+    return self().spawn_remote(erase(spawn_entry_for(fp)), erase(fp), encode_spawn_args(fp, std::forward<Args>(args)...));
+  }
+  /// Starts a class-style actor C there, constructed from `args`.
+  template <class C, class... Args>
+  [[nodiscard]] coro::task<result<actor_ref>> spawn(Args&&... args) {
+    using Tuple = std::tuple<std::decay_t<Args>...>;
+    static_assert(all_encodable<Tuple>(std::make_index_sequence<sizeof...(Args)>{}),
+                  "troupe: the constructor arguments of an actor started in another runtime must be encodable");
+    spawn_fn e = &spawn_class_entry<C, std::decay_t<Args>...>;
+    return self().spawn_remote(erase(e), raw_function{}, wire::packed::of(Tuple(std::forward<Args>(args)...)));
+  }
+
+ private:
+  Derived& self() noexcept { return static_cast<Derived&>(*this); }
+  template <class R, class Inbox, class... A>
+  static spawn_fn spawn_entry_for(R (*)(Inbox, A...)) noexcept {
+    return &spawn_function_entry<Inbox, A...>;
+  }
+  template <class R, class Inbox, class... A, class... Args>
+  static wire::packed encode_spawn_args(R (*)(Inbox, A...), Args&&... args) {
+    static_assert(std::is_same_v<R, coro::task<void>>, "troupe: an actor function returns task<void>");
+    return encode_args<target_traits<void (*)(A...)>>(std::forward<Args>(args)...);
+  }
+};
+
+}  // namespace detail
+
 /// A child process running a function, with Python's Process API.
 ///
 /// The target is a free function or captureless lambda returning void, int
@@ -171,7 +217,7 @@ wire::packed encode_args(Args&&... args) {
 /// stop the child (as in Python). Children still running when the parent's
 /// runtime shuts down are killed; troupe::run joins the non-daemon ones
 /// first. Thread: the runtime's thread that started it.
-class process {
+class process : public detail::remote_spawner<process> {
  public:
   process() = default;
 
@@ -230,38 +276,16 @@ class process {
   void close();
 
   /// Starts a receive-loop actor in the child (fn's first parameter is its
-  /// inbox; the rest are encoded `args`) and returns its ref.
-  template <class F, class... Args>
-  [[nodiscard]] coro::task<result<actor_ref>> spawn(F fn, Args&&... args) {
-    auto fp = detail::as_function_pointer(fn);
-    return spawn_remote(detail::erase(spawn_entry_for(fp)), detail::erase(fp),
-                        encode_spawn_args(fp, std::forward<Args>(args)...));
-  }
-  /// Starts a class-style actor C in the child, constructed from `args`.
-  template <class C, class... Args>
-  [[nodiscard]] coro::task<result<actor_ref>> spawn(Args&&... args) {
-    using Tuple = std::tuple<std::decay_t<Args>...>;
-    static_assert(detail::all_encodable<Tuple>(std::make_index_sequence<sizeof...(Args)>{}),
-                  "troupe: the constructor arguments of an actor started in another process must be encodable");
-    detail::spawn_fn e = &detail::spawn_class_entry<C, std::decay_t<Args>...>;
-    return spawn_remote(detail::erase(e), detail::raw_function{}, wire::packed::of(Tuple(std::forward<Args>(args)...)));
-  }
+  /// inbox; the rest are encoded `args`) and returns its ref; spawn<C>(args)
+  /// starts a class-style actor C there. See detail::remote_spawner.
+  using detail::remote_spawner<process>::spawn;
 
  private:
+  friend class detail::remote_spawner<process>;
   template <class R, class... A>
   static detail::entry_fn entry_for(R (*)(A...)) noexcept {
     return &detail::run_entry<R, A...>;
   }
-  template <class R, class Inbox, class... A>
-  static detail::spawn_fn spawn_entry_for(R (*)(Inbox, A...)) noexcept {
-    return &detail::spawn_function_entry<Inbox, A...>;
-  }
-  template <class R, class Inbox, class... A, class... Args>
-  static wire::packed encode_spawn_args(R (*)(Inbox, A...), Args&&... args) {
-    static_assert(std::is_same_v<R, coro::task<void>>, "troupe: an actor function returns task<void>");
-    return detail::encode_args<detail::target_traits<void (*)(A...)>>(std::forward<Args>(args)...);
-  }
-
   void init(process_options options, detail::raw_function entry, detail::raw_function target, wire::packed args);
   coro::task<result<actor_ref>> spawn_remote(detail::raw_function entry, detail::raw_function target,
                                              wire::packed args);

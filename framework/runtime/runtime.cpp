@@ -143,6 +143,11 @@ void runtime::stop(const actor_ref& ref) {
   }
 }
 
+void runtime::stop_actors() noexcept {
+  for (slot& s : slots_)
+    if (s.cell && s.cell->id != system_actor_id) stop(actor_ref(node_, s.cell->id));
+}
+
 void runtime::monitor(const actor_ref& watcher, const actor_ref& target) {
   if (target.node() != node_ && watcher.node() == node_) {
     if (route(target.node()) == nullptr) {
@@ -213,6 +218,12 @@ void runtime::shutdown() noexcept {
   detail::end_children(*this);
   for (slot& s : slots_)
     if (s.cell) stop(actor_ref(node_, s.cell->id));
+  // Let the stopped actors see their closed mailboxes and end while the
+  // links are still up, so their monitors in other runtimes learn the real
+  // reason (a few turns: an actor that keeps itself busy must not hold the
+  // links open).
+  int turns = 0;
+  (void)loop_.run_until([&] { return loop_.ready_count() == 0 || ++turns > 64; });
   // Links send what is queued (a child's exit notice, last replies) and
   // close; their writers are roots, so the wait below covers them.
   for (auto& l : links_) l->close_gracefully();

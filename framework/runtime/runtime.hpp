@@ -44,6 +44,7 @@ namespace detail {
 class link;
 class link_handler;
 struct process_state;
+struct thread_state;
 
 /// How a message type that arrived over a link becomes an envelope: decodes
 /// `bytes` as the type and emplaces it. `decode` is null for types that
@@ -147,6 +148,8 @@ class runtime {
   /// errc::closed and a well-behaved actor returns. Its exit reason is
   /// `stopped` unless it then throws.
   void stop(const actor_ref& ref);
+  /// Stops every actor of this runtime but its system actor.
+  void stop_actors() noexcept;
 
   /// Has `watcher` receive one `down` when `target` ends. If the target does
   /// not exist, the down (reason no_actor) is sent at once.
@@ -225,6 +228,7 @@ class runtime {
   void nodes_lost(std::span<const node_id> nodes, const exit_reason& why, detail::link* from) noexcept;
 
   std::vector<std::shared_ptr<detail::process_state>>& children() noexcept { return children_; }
+  std::vector<std::shared_ptr<detail::thread_state>>& threads() noexcept { return threads_; }
 
  private:
   void send_reply_frame(detail::link& l, const transport::frame_view& request, error e) noexcept;
@@ -262,6 +266,7 @@ class runtime {
   std::unordered_set<node_id> direct_asked_;
   std::vector<detail::remote_watch> remote_watches_;
   std::vector<std::shared_ptr<detail::process_state>> children_;
+  std::vector<std::shared_ptr<detail::thread_state>> threads_;
 };
 
 template <class M>
