@@ -25,6 +25,7 @@
 #include "framework/coro/task.hpp"
 #include "framework/coro/when_all.hpp"
 #include "framework/coro/when_any.hpp"
+#include "framework/http/http.hpp"
 #include "framework/runtime/actor_ref.hpp"
 #include "framework/runtime/exit_reason.hpp"
 #include "framework/runtime/inbox.hpp"

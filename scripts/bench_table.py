@@ -25,6 +25,7 @@ TARGETS = {  # from the project's benchmark targets
     "pool_apply_latency": ("<=", 30),
     "primes_speedup": (">=", 1.9),
     "file_merge": (">=", 1000),
+    "scrape": (">=", 720),
 }
 
 

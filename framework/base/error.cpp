@@ -25,6 +25,7 @@ std::string_view to_string(errc code) noexcept {
     case errc::broken: return "broken";
     case errc::not_found: return "not_found";
     case errc::out_of_range: return "out_of_range";
+    case errc::connection: return "connection";
   }
   return "unknown";
 }

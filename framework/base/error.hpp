@@ -37,6 +37,7 @@ enum class errc : std::uint16_t {
   broken = 16,            ///< a barrier was broken (aborted, timed out, a party died)
   not_found = 17,         ///< no such key
   out_of_range = 18,      ///< an index outside the container
+  connection = 19,        ///< a network connection failed, was refused or reset
 };
 
 /// Name of an errc value, for messages and logs.

@@ -166,6 +166,7 @@ class runtime {
     std::uint64_t unexpected = 0;  ///< messages of a type the actor does not accept
     std::uint64_t forwarded = 0;   ///< frames relayed between two other runtimes
     std::uint64_t brokered = 0;    ///< direct links set up between two children
+    std::uint64_t lost_notices = 0;  ///< notices of lost nodes received from other runtimes
   };
   [[nodiscard]] const counters& stats() const noexcept { return stats_; }
 
@@ -264,6 +265,7 @@ class runtime {
   std::unordered_map<node_id, detail::link*> routes_;
   detail::link* parent_link_ = nullptr;
   std::unordered_set<node_id> direct_asked_;
+  std::unordered_set<node_id> lost_;  ///< nodes already reported lost
   std::vector<detail::remote_watch> remote_watches_;
   std::vector<std::shared_ptr<detail::process_state>> children_;
   std::vector<std::shared_ptr<detail::thread_state>> threads_;

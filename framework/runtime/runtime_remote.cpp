@@ -26,6 +26,7 @@ result<detail::link*> runtime::add_link(int socket_fd, node_id peer, detail::lin
   detail::link* l = owned.get();
   links_.push_back(std::move(owned));
   routes_[peer] = l;
+  lost_.erase(peer);  // a recycled pid brings a node id back
   if (to_parent) parent_link_ = l;
   if (auto r = l->start(hold); !r) {
     exit_reason why;
@@ -48,6 +49,7 @@ detail::link* runtime::route(node_id n) const noexcept {
 void runtime::announce_node(detail::link& l, node_id n) {
   l.add_node(n);
   routes_[n] = &l;
+  lost_.erase(n);
   if (parent_link_ != nullptr && parent_link_ != &l) {
     wire::frame_header h;
     h.kind = wire::frame_kind::control;
@@ -178,6 +180,7 @@ void runtime::handle_control(detail::link& l, const transport::frame_view& f) no
     case detail::node_down::troupe_type_id: {
       auto m = wire::from_bytes<detail::node_down>(f.payload);
       if (!m) break;
+      ++stats_.lost_notices;
       nodes_lost(m->nodes, m->reason, &l);
       return;
     }
@@ -303,6 +306,13 @@ void runtime::release_link(detail::link* l) noexcept {
 }
 
 void runtime::nodes_lost(std::span<const node_id> nodes, const exit_reason& why, detail::link* from) noexcept {
+  // Links form a graph with cycles once siblings link directly, and every
+  // runtime passes a notice on to its other links: each node is reported
+  // once, so a notice that comes round again stops here.
+  std::vector<node_id> fresh;
+  for (node_id n : nodes)
+    if (n != node_ && lost_.insert(n).second) fresh.push_back(n);
+  nodes = fresh;
   if (nodes.empty()) return;
   auto is_lost = [&](node_id n) { return std::find(nodes.begin(), nodes.end(), n) != nodes.end(); };
   for (node_id n : nodes) {

@@ -414,3 +414,44 @@ TEST_CASE("a sibling that dies is reported down with its real reason over a dire
   });
 }
 }
+
+TEST_CASE("a process lost while two siblings are linked directly is reported once, not round the cycle for ever") {
+  run_test([]() -> task<void> {
+    auto a = process::host();
+    auto b = process::host();
+    auto c = process::host();
+    a.start();
+    b.start();
+    c.start();
+    // A and B link directly: parent, A and B now form a cycle of links.
+    auto receiver = (co_await b.spawn(sequence_receiver)).value();
+    auto sender = (co_await a.spawn(sequence_sender, receiver, std::uint64_t{1000})).value();
+    REQUIRE((co_await sender.request(count_q{}, 60s)).has_value());
+    auto& rt = troupe::runtime::current();
+    CHECK(rt.stats().brokered >= 1);
+    auto victim = (co_await c.spawn(sequence_receiver)).value();
+    auto box = troupe::open_inbox<troupe::down>(rt);
+    box.monitor(victim);
+    const auto notices_before = rt.stats().lost_notices;
+    c.kill();
+    REQUIRE((co_await box.receive(10s)).has_value());
+    // Round trips to both siblings: whatever they passed on about C has
+    // arrived here after them (each link keeps order).
+    for (int round = 0; round < 3; ++round) {
+      REQUIRE((co_await sender.request(count_q{}, 10s)).has_value());
+      REQUIRE((co_await receiver.request(count_q{}, 10s)).has_value());
+    }
+    const auto notices = rt.stats().lost_notices - notices_before;
+    MESSAGE("notices of C's loss that came back to the parent: " << notices);
+    CHECK(notices <= 2);
+    REQUIRE((co_await sender.request(count_q{}, 10s)).has_value());
+    REQUIRE((co_await receiver.request(count_q{}, 10s)).has_value());
+    CHECK(rt.stats().lost_notices - notices_before == notices);
+    a.terminate();
+    b.terminate();
+    CHECK(co_await a.join(10s));
+    CHECK(co_await b.join(10s));
+    CHECK(co_await c.join(10s));
+  });
+}
+
