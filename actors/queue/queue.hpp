@@ -61,62 +61,12 @@ class queue : public actors::protocol_handle {
   /// at once under credit).
   [[nodiscard]] coro::task<result<void>> put(T item, std::optional<std::chrono::nanoseconds> timeout = actors::forever,
                                              std::stop_token stop = {}) const {
-    if (auto* q = local_core(); q != nullptr && !stop.stop_requested()) {
-      if (q->closed) co_return error{errc::closed, "put on a closed queue"};
-      if (!q->getters.empty() || q->room()) {
-        q->deliver(std::move(item));
-        co_return result<void>{};
-      }
-    }
-    bool ahead_ok = take_credit();
-    if (!ahead_ok && credit_ && credit_->asking.load(std::memory_order_relaxed)) {
-      // The answer to the ask sent at half credit is most likely already
-      // in the link: one loop turn reads it, instead of a round trip.
-      co_await uv::yield(runtime::current().loop());
-      ahead_ok = take_credit();
-    }
-    if (ahead_ok) {
-      actors::detail::queue_put_ahead<T> ahead{std::move(item), here()};
-      co_await server_.send(std::move(ahead));
-      refill_credit();
-      co_return result<void>{};
-    }
-    auto ticket = actors::detail::next_ticket();
-    actors::detail::queue_put<T> m{std::move(item), here(), ticket, actors::detail::deadline_of(timeout), true};
-    auto granted = co_await actors::detail::ask<std::uint32_t>(
-        server_, std::move(m), actors::detail::queue_withdraw{here(), ticket}, actors::detail::local_timeout(timeout),
-        std::move(stop));
-    if (!granted) co_return granted.error();
-    add_credit(*granted);
-    co_return result<void>{};
+    return put_impl(std::move(item), true, timeout, std::move(stop));
   }
   /// Puts without waiting for room: errc::full if there is none (the answer
   /// comes from the server unless the handle holds credit).
   [[nodiscard]] coro::task<result<void>> try_put(T item) const {
-    if (auto* q = local_core()) {
-      if (q->closed) co_return error{errc::closed, "put on a closed queue"};
-      if (q->getters.empty() && !q->room()) co_return error{errc::full, "the queue is full"};
-      q->deliver(std::move(item));
-      co_return result<void>{};
-    }
-    bool ahead_ok = take_credit();
-    if (!ahead_ok && credit_ && credit_->asking.load(std::memory_order_relaxed)) {
-      // The answer to the ask sent at half credit is most likely already
-      // in the link: one loop turn reads it, instead of a round trip.
-      co_await uv::yield(runtime::current().loop());
-      ahead_ok = take_credit();
-    }
-    if (ahead_ok) {
-      actors::detail::queue_put_ahead<T> ahead{std::move(item), here()};
-      co_await server_.send(std::move(ahead));
-      refill_credit();
-      co_return result<void>{};
-    }
-    actors::detail::queue_put<T> m{std::move(item), here(), 0, 0, false};
-    auto granted = co_await server_.request<std::uint32_t>(std::move(m), std::chrono::nanoseconds::max());
-    if (!granted) co_return granted.error();
-    add_credit(*granted);
-    co_return result<void>{};
+    return put_impl(std::move(item), false, actors::forever, {});
   }
 
   /// Takes the oldest item, waiting while the queue is empty.
@@ -174,6 +124,47 @@ class queue : public actors::protocol_handle {
 
  protected:
   static node_id here() { return runtime::current().node(); }
+
+  // put (wait) and try_put (!wait): beside the server the item is handed
+  // over directly; elsewhere it goes ahead under credit, or asks the server.
+  coro::task<result<void>> put_impl(T item, bool wait, std::optional<std::chrono::nanoseconds> timeout,
+                                    std::stop_token stop) const {
+    if (auto* q = local_core(); q != nullptr && !stop.stop_requested()) {
+      if (q->closed) co_return error{errc::closed, "put on a closed queue"};
+      if (!q->getters.empty() || q->room()) {
+        q->deliver(std::move(item));
+        co_return result<void>{};
+      }
+      if (!wait) co_return error{errc::full, "the queue is full"};
+    }
+    bool ahead_ok = take_credit();
+    if (!ahead_ok && credit_ && credit_->asking.load(std::memory_order_relaxed)) {
+      // The answer to the ask sent at half credit is most likely already
+      // in the link: one loop turn reads it, instead of a round trip.
+      co_await uv::yield(runtime::current().loop());
+      ahead_ok = take_credit();
+    }
+    if (ahead_ok) {
+      actors::detail::queue_put_ahead<T> ahead{std::move(item), here()};
+      co_await server_.send(std::move(ahead));
+      refill_credit();
+      co_return result<void>{};
+    }
+    result<std::uint32_t> granted = error{errc::cancelled, "not asked"};
+    if (wait) {
+      auto ticket = actors::detail::next_ticket();
+      actors::detail::queue_put<T> m{std::move(item), here(), ticket, actors::detail::deadline_of(timeout), true};
+      actors::detail::queue_withdraw withdraw{here(), ticket};
+      granted = co_await actors::detail::ask<std::uint32_t>(server_, std::move(m), withdraw,
+                                                            actors::detail::local_timeout(timeout), std::move(stop));
+    } else {
+      actors::detail::queue_put<T> m{std::move(item), here(), 0, 0, false};
+      granted = co_await server_.request<std::uint32_t>(std::move(m), std::chrono::nanoseconds::max());
+    }
+    if (!granted) co_return granted.error();
+    add_credit(*granted);
+    co_return result<void>{};
+  }
 
   // The queue's state when its server runs in this runtime: puts and gets
   // that need not wait then touch it directly, as the server would, in the

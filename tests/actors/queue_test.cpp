@@ -62,18 +62,20 @@ task<void> put_range(troupe::queue<int> q, int n) {
 
 task<int> get_one(troupe::queue<int> q) { co_return (co_await q.get(5s)).value(); }
 task<void> put_9_once_a_getter_waits(troupe::queue<int> q) {
+  const auto give_up = std::chrono::steady_clock::now() + 10s;
   for (;;) {
     auto s = co_await q.status();
-    if (!s || s->waiting_getters != 0) break;
+    if (!s || s->waiting_getters != 0 || std::chrono::steady_clock::now() > give_up) break;
     (void)co_await troupe::sleep_for(1ms);
   }
   (void)(co_await q.put(9)).value();
 }
 task<bool> put_3(troupe::queue<int> q) { co_return (co_await q.put(3, 5s)).has_value(); }
 task<int> get_once_a_putter_waits(troupe::queue<int> q) {
+  const auto give_up = std::chrono::steady_clock::now() + 10s;
   for (;;) {
     auto s = co_await q.status();
-    if (!s || s->waiting_putters != 0) break;
+    if (!s || s->waiting_putters != 0 || std::chrono::steady_clock::now() > give_up) break;
     (void)co_await troupe::sleep_for(1ms);
   }
   co_return (co_await q.get()).value();
@@ -228,7 +230,10 @@ TEST_CASE("a put earns credit for the next ones; a small queue grants none; clos
     auto small = troupe::queue<int>::make(2);
     process ps(put_then_until_closed, small, go);
     ps.start();
-    while ((co_await small.qsize()).value() == 0) (void)co_await troupe::sleep_for(1ms);
+    auto give_up = std::chrono::steady_clock::now() + 10s;
+    while ((co_await small.qsize()).value() == 0 && std::chrono::steady_clock::now() < give_up)
+      (void)co_await troupe::sleep_for(1ms);
+    REQUIRE((co_await small.qsize()).value() > 0);
     CHECK((co_await small.status()).value().reserved == 0);
     ps.kill();
     co_await ps.join();
@@ -237,7 +242,10 @@ TEST_CASE("a put earns credit for the next ones; a small queue grants none; clos
     auto q = troupe::queue<int>::make(100);
     process p(put_then_until_closed, q, go);
     p.start();
-    while ((co_await q.qsize()).value() == 0) (void)co_await troupe::sleep_for(1ms);
+    give_up = std::chrono::steady_clock::now() + 10s;
+    while ((co_await q.qsize()).value() == 0 && std::chrono::steady_clock::now() < give_up)
+      (void)co_await troupe::sleep_for(1ms);
+    REQUIRE((co_await q.qsize()).value() > 0);
     auto granted = (co_await q.status()).value().reserved;
     CHECK(granted == (100 - 1) / 4);
     CHECK((co_await q.full()).value() == false);
