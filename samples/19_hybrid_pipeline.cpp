@@ -38,10 +38,10 @@ troupe::task<void> download(std::string base, int first, int step, int pages, tr
   for (int i = first; i <= pages; i += step) {
     auto page = co_await troupe::http::get(base + "/page/" + std::to_string(i));
     doc d{base + "/page/" + std::to_string(i), page ? page->body : ""};
-    co_await out.put(std::move(d));
+    (void)(co_await out.put(std::move(d))).value();
   }
   doc done;
-  co_await out.put(std::move(done));
+  (void)(co_await out.put(std::move(done))).value();
 }
 
 // Stage 2, on a thread of the processing process: counts the words of the
@@ -86,7 +86,7 @@ troupe::task<void> process_pages(troupe::queue<doc> in, int downloaders, int thr
   }
   s.parse_ms = ms_since(start);
   for (auto& t : pool) t.request_stop();
-  co_await out.put(std::move(s));
+  (void)(co_await out.put(std::move(s))).value();
 }
 
 troupe::task<void> main_task() {
