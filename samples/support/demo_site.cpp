@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cstdlib>
 #include <fcntl.h>
 #include <cstdio>
@@ -74,6 +75,7 @@ void widen_backlog(int port) {
 struct site::impl {
   httplib::Server server;
   std::thread server_thread;
+  std::atomic<bool> server_returned{false};
   int port = 0;
 
   // The address that resets: a bare listening socket.
@@ -175,7 +177,10 @@ site::site() : impl_(std::make_unique<impl>()) {
   if (s.port <= 0) throw std::runtime_error("the demo site could not bind a port on 127.0.0.1");
   widen_backlog(s.port);
   // Connections wait in the listen backlog until the loop below accepts them.
-  s.server_thread = std::thread([&s] { s.server.listen_after_bind(); });
+  s.server_thread = std::thread([&s] {
+    s.server.listen_after_bind();
+    s.server_returned = true;
+  });
 
   s.reset_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
@@ -197,6 +202,11 @@ site::~site() {
     s.stopping = true;
   }
   s.cv.notify_all();
+  // stop() does nothing before the accept loop runs, and cpp-httplib 0.11
+  // cannot tell when it does: a site destroyed right after it was made
+  // waits (at most two seconds) for the loop to start or to give up.
+  for (int i = 0; i < 2000 && !s.server.is_running() && !s.server_returned; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   s.server.stop();
   if (s.server_thread.joinable()) s.server_thread.join();
   (void)!::write(s.stop_pipe[1], "x", 1);
