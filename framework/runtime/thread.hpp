@@ -32,10 +32,6 @@ namespace detail {
 
 struct thread_state;
 
-template <class T>
-inline constexpr bool valid_thread_result = std::is_void_v<T> || std::is_same_v<T, int> ||
-                                            std::is_same_v<T, coro::task<void>> || std::is_same_v<T, coro::task<int>>;
-
 // Runs on the new thread: calls the target with its arguments (moved) and
 // turns what it returns into an exit code.
 template <class F, class... Args>
@@ -97,7 +93,7 @@ class thread : public detail::remote_spawner<thread> {
   thread(thread_options options, F&& target, Args&&... args) {
     using Bound = std::tuple<std::decay_t<F>, std::decay_t<Args>...>;
     using R = std::invoke_result_t<std::decay_t<F>&&, std::decay_t<Args>&&...>;
-    static_assert(detail::valid_thread_result<R>, "troupe: a thread target returns void, int, task<void> or task<int>");
+    static_assert(detail::valid_target_result<R>, "troupe: a thread target returns void, int, task<void> or task<int>");
     auto bound = std::make_shared<Bound>(std::forward<F>(target), std::forward<Args>(args)...);
     init(std::move(options),
          [bound] { return detail::run_thread_target<std::decay_t<F>, std::decay_t<Args>...>(bound); });

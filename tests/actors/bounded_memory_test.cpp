@@ -13,6 +13,7 @@
 
 #include <troupe.hpp>
 
+#include "tests/support/proc_status.hpp"
 #include "tests/support/run_test.hpp"
 #include "tests/support/sanitizers.hpp"
 
@@ -28,14 +29,7 @@ constexpr bool asan = TROUPE_TEST_ASAN != 0;
 // The documented bound on growth for each case below (README, Reliability).
 constexpr std::int64_t bound_kib = 32 * 1024;
 
-std::int64_t status_kib(const char* field) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  const std::string key = std::string(field) + ":";
-  while (std::getline(in, line))
-    if (line.rfind(key, 0) == 0) return std::stoll(line.substr(key.size()));
-  return -1;
-}
+using troupe::testing::status_kib;
 
 struct chunk {
   std::uint64_t n = 0;

@@ -18,6 +18,7 @@
 
 #include <troupe.hpp>
 
+#include "tests/support/proc_status.hpp"
 #include "tests/support/run_test.hpp"
 #include "tests/support/sanitizers.hpp"
 
@@ -48,15 +49,7 @@ struct report {
   std::string what;
 };
 
-// KiB of a /proc/self/status field (VmRSS, VmHWM).
-std::int64_t status_kib(const char* field) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  const std::string key = std::string(field) + ":";
-  while (std::getline(in, line))
-    if (line.rfind(key, 0) == 0) return std::stoll(line.substr(key.size()));
-  return -1;
-}
+using troupe::testing::status_kib;
 
 std::size_t count_dir(const char* path) {
   std::size_t n = 0;
