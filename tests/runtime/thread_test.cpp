@@ -93,6 +93,13 @@ task<int> ask_from_thread(actor_ref summer_ref, int times) {
 
 void throws_in_thread(std::string what) { throw std::out_of_range(what); }
 
+// Whether `seen` holds 0, 1, 2, ... in that order.
+bool counts_up(const std::vector<int>& seen) {
+  for (std::size_t i = 0; i < seen.size(); ++i)
+    if (seen[i] != static_cast<int>(i)) return false;
+  return true;
+}
+
 // Sends `count` items to `to` from the thread's own runtime.
 task<void> send_items(actor_ref to, int count) {
   for (int i = 0; i < count; ++i) co_await to.send(item{i});
@@ -162,9 +169,7 @@ TEST_CASE("messages to an actor on another thread arrive in the order they were 
     auto got = co_await remote->request(total{}, 10s);
     REQUIRE(got.has_value());
     REQUIRE(got->size() == static_cast<std::size_t>(n));
-    bool ordered = true;
-    for (int i = 0; i < n; ++i) ordered = ordered && (*got)[static_cast<std::size_t>(i)] == i;
-    CHECK(ordered);
+    CHECK(counts_up(*got));
 
     // And from the thread to an actor here.
     actor_ref local = troupe::spawn(collector);
@@ -174,9 +179,7 @@ TEST_CASE("messages to an actor on another thread arrive in the order they were 
     auto back = co_await local.request(total{}, 10s);
     REQUIRE(back.has_value());
     REQUIRE(back->size() == static_cast<std::size_t>(n));
-    ordered = true;
-    for (int i = 0; i < n; ++i) ordered = ordered && (*back)[static_cast<std::size_t>(i)] == i;
-    CHECK(ordered);
+    CHECK(counts_up(*back));
     host.request_stop();
     CHECK(co_await host.join(10s));
   });
@@ -213,9 +216,7 @@ TEST_CASE("two threads' actors talk to each other") {
       if (got.size() < 5000) (void)co_await troupe::sleep_for(1ms);
     }
     REQUIRE(got.size() == 5000);
-    bool ordered = true;
-    for (int i = 0; i < 5000; ++i) ordered = ordered && got[static_cast<std::size_t>(i)] == i;
-    CHECK(ordered);
+    CHECK(counts_up(got));
     a.request_stop();
     b.request_stop();
     CHECK(co_await a.join(10s));
