@@ -20,6 +20,7 @@
 #include "framework/base/error.hpp"
 #include "framework/base/overloaded.hpp"
 #include "framework/base/result.hpp"
+#include "framework/base/version.hpp"
 #include "framework/coro/scope.hpp"
 #include "framework/coro/sync_wait.hpp"
 #include "framework/coro/task.hpp"

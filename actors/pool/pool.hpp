@@ -90,6 +90,14 @@ class pool {
  public:
   explicit pool(pool_options options = {}) { launch(std::move(options), std::nullopt); }
 
+  /// A pool of `processes` workers, every other option at its default
+  /// (Python's `Pool(4)`).
+  explicit pool(std::size_t processes) {
+    pool_options options;
+    options.processes = processes;
+    launch(std::move(options), std::nullopt);
+  }
+
   /// A pool whose workers each run `initializer(args...)` first. If it
   /// throws, the pool is broken: every call fails with
   /// task_failure::initializer and the initializer's exception.
