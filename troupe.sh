@@ -8,12 +8,13 @@
 #                                     each fuzz target over its corpus and for
 #                                     N seconds, 60 by default)
 #   ./troupe.sh bench [RUNS]          optimised build, every benchmark RUNS times, medians
+#   ./troupe.sh docs                  the API reference (Doxygen HTML) in build-docs/html
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
 
 packages=(g++ meson ninja-build pkg-config python3 libuv1-dev doctest-dev
-          libcpp-httplib-dev libboost1.81-dev libfmt-dev)
+          libcpp-httplib-dev libboost1.81-dev libfmt-dev doxygen)
 
 need_packages() {
   local missing=()
@@ -133,6 +134,11 @@ case "$cmd" in
     fi
     summarise "${logs[@]}"
     ;;
+  docs)
+    need_packages doxygen
+    rm -rf build-docs
+    bash tests/library/docs_test.sh "$root" "$root/build-docs"
+    ;;
   bench)
     runs=${1:-5}
     need_packages "${packages[@]}" python3-matplotlib
@@ -162,7 +168,7 @@ case "$cmd" in
     echo "chart: bench/results/$stamp.png (copied to bench/ratios.png, shown in the README)"
     ;;
   *)
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -31,6 +31,7 @@ class condition : public actors::detail::lock_base {
       : lock_base(server, nullptr) {
     recursive_ = true;
   }
+  /// A new condition with its own lock, served by the calling thread's runtime.
   static condition make() { return condition(spawn(runtime::current(), &actors::detail::condition_server)); }
 
   /// Whether someone holds the condition's lock (asks the server).
@@ -78,9 +79,12 @@ class condition : public actors::detail::lock_base {
   [[nodiscard]] coro::task<result<void>> notify(std::uint32_t n = 1) const {
     co_return co_await server_.request<void>(actors::detail::cond_notify{runtime::current().node(), owner_, n});
   }
+  /// Wakes every waiter (the caller must hold the lock).
   [[nodiscard]] coro::task<result<void>> notify_all() const {
     co_return co_await server_.request<void>(actors::detail::cond_notify{runtime::current().node(), owner_, 0});
   }
+  /// Acquires the condition's lock and returns a guard that releases it;
+  /// errors as acquire().
   [[nodiscard]] coro::task<result<lock_guard<condition>>> scoped(
       std::optional<std::chrono::nanoseconds> timeout = actors::forever, std::stop_token stop = {}) const {
     auto g = co_await acquire(timeout, std::move(stop));

@@ -130,8 +130,11 @@ template <class Lock>
 class lock_guard {
  public:
   lock_guard() = default;
+  /// A guard holding `l` as granted by `g`; made by scoped().
   lock_guard(Lock l, lock_grant g) : lock_(std::move(l)), grant_(g), held_(true) {}
+  /// Takes over the hold; `o` releases nothing.
   lock_guard(lock_guard&& o) noexcept : lock_(o.lock_), grant_(o.grant_), held_(std::exchange(o.held_, false)) {}
+  /// Releases the lock held before, then takes over `o`'s.
   lock_guard& operator=(lock_guard&& o) noexcept {
     if (this != &o) {
       reset();
@@ -142,7 +145,10 @@ class lock_guard {
     return *this;
   }
   ~lock_guard() { reset(); }
+  /// How the lock was granted.
   [[nodiscard]] const lock_grant& grant() const noexcept { return grant_; }
+  /// True when the previous holder's process died holding the lock:
+  /// what it guarded may be half-updated.
   [[nodiscard]] bool owner_died() const noexcept { return grant_.owner_died; }
   /// Releases now (the release is sent; the guard does not wait for it).
   void reset() noexcept {
@@ -169,6 +175,7 @@ class lock_guard {
 class lock : public actors::detail::lock_base {
  public:
   lock() = default;
+  /// Adopts the server at `server` and its shared word's segment; handles normally come from make(), a copy or a message.
   lock(actor_ref server, std::shared_ptr<transport::shm_segment> segment) noexcept
       : lock_base(server, std::move(segment)) {}
   /// Makes a lock served on the current runtime. Throws error_exception if
@@ -197,19 +204,26 @@ class lock : public actors::detail::lock_base {
 class rlock : public actors::detail::lock_base {
  public:
   rlock() = default;
+  /// Adopts the server at `server` and its shared word's segment; handles normally come from make(), a copy or a message.
   rlock(actor_ref server, std::shared_ptr<transport::shm_segment> segment) noexcept
       : lock_base(server, std::move(segment)) {
     recursive_ = true;
   }
+  /// Makes an rlock served on the current runtime. Throws error_exception if
+  /// its shared memory cannot be had.
   static rlock make();
   /// A handle for a different owner of the same rlock (another task in
   /// this process that must not share ownership).
   [[nodiscard]] rlock another_owner() const { return rlock(server_, segment_); }
+  /// Acquires (again, if this owner holds it) and returns a guard that
+  /// releases once when it goes out of scope.
   [[nodiscard]] coro::ready_or<result<lock_guard<rlock>>> scoped(
       std::optional<std::chrono::nanoseconds> timeout = actors::forever, std::stop_token stop = {}) const {
     if (auto g = try_fast(true)) return result<lock_guard<rlock>>(lock_guard<rlock>(*this, *g));
     return guarded(*this, timeout, std::move(stop));
   }
+  /// Acquires without suspending if the lock is free or held by this owner
+  /// (nullopt otherwise).
   [[nodiscard]] std::optional<lock_guard<rlock>> try_scoped() const {
     auto g = try_fast(false);
     if (!g) return std::nullopt;
@@ -219,6 +233,7 @@ class rlock : public actors::detail::lock_base {
 
 }  // namespace troupe
 
+/// @cond TROUPE_INTERNAL
 /// A lock handle crosses processes as its server's ref plus its shared
 /// word's segment; the receiving process maps the segment (once) and, for
 /// an rlock, becomes a new owner.
@@ -241,3 +256,4 @@ struct troupe::wire::codec<H> {
     return true;
   }
 };
+/// @endcond

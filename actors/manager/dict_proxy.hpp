@@ -26,9 +26,12 @@ class dict_proxy : public actors::protocol_handle {
   static_assert(wire::encodable<K> && wire::encodable<V>, "troupe: dict keys and values must be encodable");
 
  public:
+  /// The key type.
   using key_type = K;
+  /// The value type.
   using mapped_type = V;
   dict_proxy() = default;
+  /// Adopts the server at `server`; handles normally come from make(), a copy or a message.
   explicit dict_proxy(actor_ref server) noexcept : server_(server) {}
 
   /// A dict served by the current runtime.
@@ -44,6 +47,7 @@ class dict_proxy : public actors::protocol_handle {
   [[nodiscard]] send_awaiter<actors::detail::dict_update<K, V>> update(std::vector<std::pair<K, V>> entries) const {
     return server_.send(actors::detail::dict_update<K, V>{std::move(entries)});
   }
+  /// update() from a std::map.
   [[nodiscard]] send_awaiter<actors::detail::dict_update<K, V>> update(const std::map<K, V>& entries) const {
     return update(std::vector<std::pair<K, V>>(entries.begin(), entries.end()));
   }
@@ -72,10 +76,12 @@ class dict_proxy : public actors::protocol_handle {
     actors::detail::dict_pop<K, V> m{std::move(key)};
     co_return co_await server_.request<V>(std::move(m));
   }
+  /// key in d.
   [[nodiscard]] coro::task<result<bool>> contains(K key) const {
     actors::detail::dict_contains<K, V> m{std::move(key)};
     co_return co_await server_.request<bool>(std::move(m));
   }
+  /// len(d), after every write this client sent before.
   [[nodiscard]] coro::task<result<std::size_t>> len() const {
     auto n = co_await server_.request<std::uint64_t>(actors::detail::dict_len{});
     if (!n) co_return n.error();
@@ -85,9 +91,11 @@ class dict_proxy : public actors::protocol_handle {
   [[nodiscard]] coro::task<result<std::vector<K>>> keys() const {
     co_return co_await server_.request<std::vector<K>>(actors::detail::dict_keys<K, V>{});
   }
+  /// The values, in key order (a snapshot).
   [[nodiscard]] coro::task<result<std::vector<V>>> values() const {
     co_return co_await server_.request<std::vector<V>>(actors::detail::dict_values<K, V>{});
   }
+  /// The entries, in key order (a snapshot).
   [[nodiscard]] coro::task<result<std::vector<std::pair<K, V>>>> items() const {
     co_return co_await server_.request<std::vector<std::pair<K, V>>>(actors::detail::dict_items<K, V>{});
   }
@@ -97,12 +105,14 @@ class dict_proxy : public actors::protocol_handle {
     if (!all) co_return all.error();
     co_return std::map<K, V>(std::make_move_iterator(all->begin()), std::make_move_iterator(all->end()));
   }
+  /// Removes every entry.
   [[nodiscard]] coro::task<result<void>> clear() const {
     co_return co_await server_.request<void>(actors::detail::dict_clear{});
   }
 
   /// Ends the server (its entries are dropped).
   void shutdown() const { runtime::current().stop(server_); }
+  /// The server's address (to monitor it, or send it on).
   [[nodiscard]] actor_ref ref() const noexcept { return server_; }
 
  private:

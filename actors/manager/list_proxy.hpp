@@ -39,8 +39,10 @@ class list_proxy : public actors::protocol_handle {
   static_assert(wire::encodable<T>, "troupe: list items cross processes, so T must be encodable");
 
  public:
+  /// The item type.
   using value_type = T;
   list_proxy() = default;
+  /// Adopts the server at `server`; handles normally come from make(), a copy or a message.
   explicit list_proxy(actor_ref server) noexcept : server_(server) {}
 
   /// A list served by the current runtime.
@@ -60,9 +62,11 @@ class list_proxy : public actors::protocol_handle {
   /// answers the list's length then.
   [[nodiscard]] coro::task<result<std::size_t>> sync() const { co_return co_await len(); }
 
+  /// l[index]; a negative index counts from the end; errc::out_of_range outside.
   [[nodiscard]] coro::task<result<T>> get(std::int64_t index) const {
     co_return co_await server_.request<T>(actors::detail::list_get<T>{index});
   }
+  /// l[index] = item; errc::out_of_range outside the list.
   [[nodiscard]] coro::task<result<void>> set(std::int64_t index, T item) const {
     actors::detail::list_set<T> m{index, std::move(item)};
     co_return co_await server_.request<void>(std::move(m));
@@ -76,6 +80,7 @@ class list_proxy : public actors::protocol_handle {
   [[nodiscard]] coro::task<result<T>> pop(std::int64_t index = -1) const {
     co_return co_await server_.request<T>(actors::detail::list_pop<T>{index});
   }
+  /// len(l), after every write this client sent before.
   [[nodiscard]] coro::task<result<std::size_t>> len() const {
     auto n = co_await server_.request<std::uint64_t>(actors::detail::list_len{});
     if (!n) co_return n.error();
@@ -89,12 +94,14 @@ class list_proxy : public actors::protocol_handle {
   [[nodiscard]] coro::task<result<std::vector<T>>> slice(std::int64_t start, std::int64_t stop) const {
     co_return co_await server_.request<std::vector<T>>(actors::detail::list_slice<T>{start, stop});
   }
+  /// Removes every item.
   [[nodiscard]] coro::task<result<void>> clear() const {
     co_return co_await server_.request<void>(actors::detail::list_clear{});
   }
 
   /// Ends the server (its items are dropped).
   void shutdown() const { runtime::current().stop(server_); }
+  /// The server's address (to monitor it, or send it on).
   [[nodiscard]] actor_ref ref() const noexcept { return server_; }
 
  private:

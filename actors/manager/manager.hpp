@@ -28,7 +28,9 @@ namespace troupe {
 class manager {
  public:
   manager() = default;
+  /// Takes over the manager process; the moved-from manager owns none.
   manager(manager&&) noexcept = default;
+  /// Stops the manager process held before, then takes over `o`'s.
   manager& operator=(manager&& o) noexcept {
     if (this != &o) {
       stop_now();
@@ -77,7 +79,9 @@ class manager {
     (void)co_await process_.join();
   }
 
+  /// Whether the manager process runs.
   [[nodiscard]] bool is_alive() const { return process_.is_alive(); }
+  /// The manager process's pid.
   [[nodiscard]] pid_t pid() const noexcept { return process_.pid(); }
   /// The manager process's handle (to kill it in tests, read its exit code).
   [[nodiscard]] troupe::process& process_handle() noexcept { return process_; }

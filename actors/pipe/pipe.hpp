@@ -32,9 +32,16 @@ class connection {
 
  public:
   connection() = default;
+  /// End `side` (0 or 1) of the pipe served at `server`; ends normally come from
+  /// make_pipe(), a copy or a message.
   connection(actor_ref server, std::uint8_t side) noexcept : server_(server), side_(side) {}
 
+  /// Sends `value` to the other end; completes once the pipe holds it.
+  /// errc::closed if the other end was closed, errc::peer_down if the server is gone.
   [[nodiscard]] coro::task<result<void>> send(const Send& value) const { return send_bytes(wire::to_bytes(value)); }
+  /// The next value from the other end, in order. errc::closed at EOF (the
+  /// other end closed and everything sent was read), errc::timeout,
+  /// errc::cancelled on stop, errc::decode_error if the bytes are not a Recv.
   [[nodiscard]] coro::task<result<Recv>> recv(std::optional<std::chrono::nanoseconds> timeout = actors::forever,
                                               std::stop_token stop = {}) const {
     auto bytes = co_await recv_bytes(timeout, std::move(stop));
@@ -43,12 +50,14 @@ class connection {
     if (!v) co_return error{errc::decode_error, "pipe data did not decode: " + v.error().message};
     co_return std::move(*v);
   }
+  /// send() for raw bytes, as Python's send_bytes; errors as send().
   [[nodiscard]] coro::task<result<void>> send_bytes(std::vector<std::byte> bytes) const {
     // A local, not a temporary inside co_await: g++ 12 would destroy the
     // temporary's vector twice.
     actors::detail::pipe_send m{side_, runtime::current().node(), std::move(bytes)};
     co_return co_await server_.request<void>(std::move(m), std::chrono::nanoseconds::max());
   }
+  /// recv() of raw bytes, as Python's recv_bytes; errors as recv().
   [[nodiscard]] coro::task<result<std::vector<std::byte>>> recv_bytes(
       std::optional<std::chrono::nanoseconds> timeout = actors::forever, std::stop_token stop = {}) const {
     auto ticket = actors::detail::next_ticket();
@@ -71,9 +80,12 @@ class connection {
   [[nodiscard]] coro::task<result<void>> close() const {
     co_return co_await server_.request<void>(actors::detail::pipe_close{side_});
   }
+  /// Stops the pipe's server: both ends' later calls fail with errc::no_actor or errc::peer_down.
   void shutdown() const { runtime::current().stop(server_); }
 
+  /// The server's address (to monitor it, or send it on).
   [[nodiscard]] actor_ref ref() const noexcept { return server_; }
+  /// Which end this is (0 or 1).
   [[nodiscard]] std::uint8_t side() const noexcept { return side_; }
 
  private:
@@ -118,6 +130,7 @@ coro::task<result<std::vector<std::size_t>>> wait(std::span<const connection<Sen
 
 }  // namespace troupe
 
+/// @cond TROUPE_INTERNAL
 template <class S, class R>
 struct troupe::wire::codec<troupe::connection<S, R>> {
   static constexpr std::size_t min_size = 17;
@@ -134,3 +147,4 @@ struct troupe::wire::codec<troupe::connection<S, R>> {
     return true;
   }
 };
+/// @endcond

@@ -57,10 +57,12 @@ struct map_options {
 
 /// Options of imap and imap_unordered.
 struct imap_options {
+  /// Calls per task sent to a worker.
   std::size_t chunksize = 1;
   /// Calls in flight or waiting to be taken, at most; 0: four tasks per
   /// worker.
   std::size_t window = 0;
+  /// Deadline of each call, instead of the pool's.
   std::optional<std::chrono::nanoseconds> timeout;
 };
 
@@ -88,6 +90,8 @@ std::size_t usable_cpus() noexcept;
 /// its workers end with it.
 class pool {
  public:
+  /// Starts the workers at once (options.processes of them, every CPU by default).
+  /// Throws error_exception if no worker can be started.
   explicit pool(pool_options options = {}) { launch(std::move(options), std::nullopt); }
 
   /// A pool of `processes` workers, every other option at its default
@@ -114,9 +118,11 @@ class pool {
     launch(std::move(options), std::move(init));
   }
 
+  /// Takes over the pool; the moved-from pool owns no workers.
   pool(pool&& o) noexcept
       : rt_(std::exchange(o.rt_, nullptr)), server_(o.server_), shared_(std::move(o.shared_)),
         processes_(o.processes_), closed_(o.closed_) {}
+  /// Terminates the pool held before (as the destructor does), then takes over `o`'s.
   pool& operator=(pool&& o) noexcept {
     if (this != &o) {
       end();
@@ -194,6 +200,7 @@ class pool {
   [[nodiscard]] auto map(F fn, Range inputs, map_options options = {}) {
     return map_impl<false>(troupe::detail::as_function_pointer(fn), std::move(inputs), std::move(options));
   }
+  /// map() with just a chunksize.
   template <class F, class Range>
   [[nodiscard]] auto map(F fn, Range inputs, std::size_t chunksize) {
     map_options o;
@@ -207,6 +214,7 @@ class pool {
     return map_impl<true>(troupe::detail::as_function_pointer(fn), std::move(inputs), std::move(options));
   }
 
+  /// starmap() with just a chunksize.
   template <class F, class Range>
   [[nodiscard]] auto starmap(F fn, Range inputs, std::size_t chunksize) {
     map_options o;
@@ -238,6 +246,7 @@ class pool {
 
   /// The number of worker processes the pool keeps.
   [[nodiscard]] std::size_t processes() const noexcept { return processes_; }
+  /// Counters of what the pool has done (tasks, restarts, retries), for diagnostics.
   [[nodiscard]] const pool_stats& stats() const noexcept;
   /// The pids of the worker processes now running (for monitoring tools).
   [[nodiscard]] std::vector<int> worker_pids() const { return shared_ ? shared_->pids : std::vector<int>{}; }

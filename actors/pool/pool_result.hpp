@@ -33,8 +33,10 @@ using task_failure = actors::detail::task_failure_cause;
 /// terminated, broken by a failing initializer or unable to start workers.
 class task_error : public remote_error {
  public:
+  /// Made by the pool from what it learnt about the failed call.
   explicit task_error(actors::detail::pool_item_failure f)
       : remote_error(std::move(f.info), f.exitcode), cause_(f.cause), attempts_(f.attempts) {}
+  /// Why the call failed.
   [[nodiscard]] task_failure cause() const noexcept { return cause_; }
   /// How many times the call was started.
   [[nodiscard]] std::uint32_t attempts() const noexcept { return attempts_; }
@@ -180,7 +182,10 @@ class pool_stream {
 
  public:
   pool_stream() = default;
+  /// Takes over the stream; the moved-from stream is empty.
   pool_stream(pool_stream&&) noexcept = default;
+  /// Abandons the stream held before (its calls still in flight are
+  /// cancelled), then takes over `o`'s.
   pool_stream& operator=(pool_stream&& o) noexcept {
     if (this != &o) {
       release();

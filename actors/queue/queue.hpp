@@ -47,8 +47,10 @@ class queue : public actors::protocol_handle {
   static_assert(wire::encodable<T>, "troupe: queue items cross processes, so T must be encodable");
 
  public:
+  /// The item type.
   using value_type = T;
   queue() = default;
+  /// Adopts the server at `server`; handles normally come from make(), a copy or a message.
   explicit queue(actor_ref server) : server_(server), credit_(std::make_shared<credit_state>()) {}
 
   /// Makes a queue served on the current runtime. maxsize 0: unbounded up to
@@ -95,11 +97,13 @@ class queue : public actors::protocol_handle {
     if (!s) co_return s.error();
     co_return static_cast<std::size_t>(s->size);
   }
+  /// qsize() == 0 (a snapshot).
   [[nodiscard]] coro::task<result<bool>> empty() const {
     auto n = co_await qsize();
     if (!n) co_return n.error();
     co_return *n == 0;
   }
+  /// Whether a put would wait now (a snapshot).
   [[nodiscard]] coro::task<result<bool>> full() const {
     auto s = co_await server_.request<actors::detail::queue_status>(actors::detail::queue_query{});
     if (!s) co_return s.error();
@@ -120,8 +124,10 @@ class queue : public actors::protocol_handle {
   /// Ends the server (items still in it are dropped).
   void shutdown() const { runtime::current().stop(server_); }
 
+  /// The server's address (to monitor it, or send it on).
   [[nodiscard]] actor_ref ref() const noexcept { return server_; }
 
+  /// @cond TROUPE_INTERNAL
  protected:
   static node_id here() { return runtime::current().node(); }
 
@@ -215,6 +221,7 @@ class queue : public actors::protocol_handle {
 
   actor_ref server_;
   std::shared_ptr<credit_state> credit_;
+  /// @endcond
 };
 
 /// A queue whose consumers report each item done, as Python's JoinableQueue:
@@ -223,6 +230,7 @@ template <class T>
 class joinable_queue : public queue<T> {
  public:
   using queue<T>::queue;
+  /// Makes a joinable queue served on the current runtime (maxsize as queue::make).
   static joinable_queue make(std::size_t maxsize = 0) { return joinable_queue(queue<T>::make(maxsize).ref()); }
 
   /// Marks one item taken with get() as processed. errc::invalid_argument if
@@ -247,6 +255,7 @@ template <class T>
 class simple_queue : public queue<T> {
  public:
   using queue<T>::queue;
+  /// Makes a simple queue served on the current runtime.
   static simple_queue make() { return simple_queue(queue<T>::make(0).ref()); }
 };
 

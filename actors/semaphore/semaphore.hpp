@@ -32,7 +32,9 @@ class semaphore_guard;
 /// semaphore refuses. Thread: any runtime's thread.
 class semaphore {
  public:
+  /// An empty handle; assign one made by make() before use.
   semaphore() = default;
+  /// Adopts the server at `server` and its shared word's segment; handles normally come from make(), a copy or a message.
   semaphore(actor_ref server, std::shared_ptr<transport::shm_segment> segment) noexcept
       : server_(server), segment_(std::move(segment)) {}
   /// Makes a semaphore with `value` permits, served on the current runtime.
@@ -81,13 +83,18 @@ class semaphore {
   /// out of scope.
   [[nodiscard]] coro::task<result<semaphore_guard>> scoped(
       std::optional<std::chrono::nanoseconds> timeout = actors::forever, std::stop_token stop = {}) const;
+  /// The guard scoped() returns.
   using guard = semaphore_guard;
 
+  /// Stops the server actor; later calls through any handle fail with errc::no_actor or errc::peer_down.
   void shutdown() const { runtime::current().stop(server_); }
+  /// The server's address (to monitor it, or send it on).
   [[nodiscard]] actor_ref ref() const noexcept { return server_; }
+  /// The shared memory holding the permit count (what a handle carries to other processes).
   [[nodiscard]] const std::shared_ptr<transport::shm_segment>& segment() const noexcept { return segment_; }
 
  protected:
+  /// make() for semaphore and bounded_semaphore.
   static semaphore make_with(std::int64_t value, bool bounded);
 
  private:
@@ -119,8 +126,11 @@ class semaphore {
 class semaphore_guard {
  public:
   semaphore_guard() = default;
+  /// Takes over one permit of `s` that the caller acquired.
   explicit semaphore_guard(semaphore s) : sem_(std::move(s)), held_(true) {}
+  /// Takes over the permit; `o` gives back nothing.
   semaphore_guard(semaphore_guard&& o) noexcept : sem_(o.sem_), held_(std::exchange(o.held_, false)) {}
+  /// Gives back the permit held before, then takes over `o`'s.
   semaphore_guard& operator=(semaphore_guard&& o) noexcept {
     if (this != &o) {
       reset();
@@ -157,13 +167,18 @@ inline coro::task<result<semaphore_guard>> semaphore::scoped(std::optional<std::
 /// Python's BoundedSemaphore.
 class bounded_semaphore : public semaphore {
  public:
+  /// The semaphore constructors.
   using semaphore::semaphore;
+  /// A bounded view of `s` (the server enforces the bound it was made with).
   bounded_semaphore(semaphore s) noexcept : semaphore(std::move(s)) {}
+  /// Makes a bounded semaphore with `value` permits, served on the current runtime;
+  /// errors as semaphore::make().
   static bounded_semaphore make(std::int64_t value = 1) { return bounded_semaphore(make_with(value, true)); }
 };
 
 }  // namespace troupe
 
+/// @cond TROUPE_INTERNAL
 /// A semaphore handle crosses processes as its server's ref plus its
 /// shared word's segment, which the receiving process maps (once).
 template <class H>
@@ -182,3 +197,4 @@ struct troupe::wire::codec<H> {
     return true;
   }
 };
+/// @endcond

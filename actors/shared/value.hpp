@@ -26,12 +26,15 @@ class value {
   /// Without a lock (Python's lock=False): get_lock() throws.
   static value make_raw(T initial = T{}) { return value(initial, false); }
 
+  /// Reads the value atomically where T allows (a plain copy otherwise: hold the lock).
   [[nodiscard]] T load() const noexcept { return actors::detail::load_shared(*storage_.data()); }
+  /// Writes the value atomically where T allows (a plain copy otherwise: hold the lock).
   void store(T v) const noexcept { actors::detail::store_shared(*storage_.data(), v); }
   /// The object itself, for access under the lock.
   [[nodiscard]] T* get_obj() const noexcept { return storage_.data(); }
   /// The rlock guarding it. Throws error_exception for a raw value.
   [[nodiscard]] const rlock& get_lock() const { return storage_.get_lock(); }
+  /// False for a value made with make_raw().
   [[nodiscard]] bool has_lock() const noexcept { return storage_.lock().has_value(); }
 
   /// Atomic read-modify-write (integral T): lock-free, no lock needed.
@@ -40,33 +43,41 @@ class value {
   {
     return ref().fetch_add(d, std::memory_order_acq_rel);
   }
+  /// Subtracts `d` atomically and returns the old value.
   T fetch_sub(T d) const noexcept
     requires std::is_integral_v<T>
   {
     return ref().fetch_sub(d, std::memory_order_acq_rel);
   }
+  /// Bitwise-ands `d` atomically and returns the old value.
   T fetch_and(T d) const noexcept
     requires std::is_integral_v<T>
   {
     return ref().fetch_and(d, std::memory_order_acq_rel);
   }
+  /// Bitwise-ors `d` atomically and returns the old value.
   T fetch_or(T d) const noexcept
     requires std::is_integral_v<T>
   {
     return ref().fetch_or(d, std::memory_order_acq_rel);
   }
+  /// Stores `v` atomically and returns the old value.
   T exchange(T v) const noexcept
     requires std::is_integral_v<T>
   {
     return ref().exchange(v, std::memory_order_acq_rel);
   }
+  /// Stores `desired` if the value equals `expected` (true); otherwise loads
+  /// the value into `expected` (false). Atomic.
   bool compare_exchange(T& expected, T desired) const noexcept
     requires std::is_integral_v<T>
   {
     return ref().compare_exchange_strong(expected, desired, std::memory_order_acq_rel);
   }
 
+  /// The shared memory behind the value (what a handle carries to other processes).
   [[nodiscard]] const actors::detail::shared_storage<T>& storage() const noexcept { return storage_; }
+  /// Adopts shared memory received from another process (used by decoding).
   explicit value(actors::detail::shared_storage<T> s) noexcept : storage_(std::move(s)) {}
 
  private:
@@ -79,6 +90,7 @@ class value {
 
 }  // namespace troupe
 
+/// @cond TROUPE_INTERNAL
 template <class T>
 struct troupe::wire::codec<troupe::value<T>> {
   static constexpr std::size_t min_size = 25;
@@ -93,3 +105,4 @@ struct troupe::wire::codec<troupe::value<T>> {
     return true;
   }
 };
+/// @endcond

@@ -46,17 +46,24 @@ std::string_view to_string(errc code) noexcept;
 /// An error as a value. It crosses process boundaries as is: never errno,
 /// never an exception_ptr.
 struct error {
+  /// Who raised it: the framework, the operating system or user code.
   error_domain domain = error_domain::troupe;
+  /// What happened; errc::ok only in a default-made error.
   errc code = errc::ok;
+  /// Human-readable detail (the operation, the peer, the limit), for logs.
   std::string message;
 
+  /// An empty error (errc::ok).
   error() = default;
+  /// A framework error with an optional detail message.
   error(errc c, std::string msg = {}) : code(c), message(std::move(msg)) {}
+  /// An error from the given domain.
   error(error_domain d, errc c, std::string msg) : domain(d), code(c), message(std::move(msg)) {}
 
   /// "timeout: request to actor 3 timed out after 100 ms"
   [[nodiscard]] std::string describe() const;
 
+  /// Equal when domain, code and message are all equal.
   friend bool operator==(const error& a, const error& b) noexcept {
     return a.domain == b.domain && a.code == b.code && a.message == b.message;
   }
@@ -70,8 +77,11 @@ error system_error(std::string_view operation, int code);
 /// value(). Carries the error unchanged.
 class error_exception : public std::runtime_error {
  public:
+  /// Wraps `e`; what() is e.describe().
   explicit error_exception(troupe::error e);
+  /// The error, unchanged.
   [[nodiscard]] const troupe::error& error() const noexcept { return error_; }
+  /// The error's code.
   [[nodiscard]] errc code() const noexcept { return error_.code; }
 
  private:

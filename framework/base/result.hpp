@@ -16,29 +16,40 @@ namespace troupe {
 template <class T>
 class [[nodiscard]] result {
  public:
+  /// Holds a value.
   result(T v) : state_(std::in_place_index<0>, std::move(v)) {}
+  /// Holds an error.
   result(troupe::error e) : state_(std::in_place_index<1>, std::move(e)) {}
+  /// Holds an error with just a code.
   result(errc code) : state_(std::in_place_index<1>, troupe::error{code}) {}
 
+  /// True when it holds a value.
   [[nodiscard]] bool has_value() const noexcept { return state_.index() == 0; }
+  /// has_value().
   explicit operator bool() const noexcept { return has_value(); }
 
+  /// The value; throws error_exception holding the error if there is none.
   T& value() & {
     check();
     return *std::get_if<0>(&state_);
   }
+  /// The value; throws error_exception holding the error if there is none.
   const T& value() const& {
     check();
     return *std::get_if<0>(&state_);
   }
   // By value, not T&&: `for (auto& x : (co_await f()).value())` must not
   // iterate a temporary that is already gone.
+  /// The value, moved out; throws error_exception holding the error if there is none.
   T value() && {
     check();
     return std::move(*std::get_if<0>(&state_));
   }
+  /// value().
   T& operator*() & { return value(); }
+  /// value(), moved out.
   T operator*() && { return std::move(*this).value(); }
+  /// &value().
   T* operator->() { return &value(); }
 
   /// The error; only valid when !has_value().
@@ -62,19 +73,27 @@ class [[nodiscard]] result {
 template <>
 class [[nodiscard]] result<void> {
  public:
+  /// Success.
   result() = default;
+  /// Holds an error.
   result(troupe::error e) : error_(std::move(e)) {}
+  /// Holds an error with just a code.
   result(errc code) : error_(troupe::error{code}) {}
 
+  /// True on success.
   [[nodiscard]] bool has_value() const noexcept { return error_.code == errc::ok; }
+  /// has_value().
   explicit operator bool() const noexcept { return has_value(); }
+  /// Throws error_exception holding the error, if there is one.
   void value() const {
     if (!has_value()) throw error_exception(error_);
   }
+  /// The error; only valid when !has_value().
   [[nodiscard]] const troupe::error& error() const {
     TROUPE_ASSERT(!has_value(), "result::error() called on a value");
     return error_;
   }
+  /// errc::ok on success, the error's code otherwise.
   [[nodiscard]] errc code() const noexcept { return error_.code; }
 
  private:

@@ -126,12 +126,17 @@ class promise<void> final : public promise_base {
 template <class T>
 class [[nodiscard]] task {
  public:
+  /// The coroutine promise (used by the compiler).
   using promise_type = detail::promise<T>;
+  /// What co_await on the task gives.
   using value_type = T;
 
   task() noexcept = default;
+  /// Takes ownership of a coroutine frame (used by the promise).
   explicit task(std::coroutine_handle<promise_type> h) noexcept : handle_(h) {}
+  /// The moved-from task is empty (valid() is false).
   task(task&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
+  /// Destroys the task held before, then takes `other`'s.
   task& operator=(task&& other) noexcept {
     if (this != &other) {
       destroy();
@@ -143,9 +148,13 @@ class [[nodiscard]] task {
   task& operator=(const task&) = delete;
   ~task() { destroy(); }
 
+  /// True when the task owns a coroutine.
   [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(handle_); }
+  /// True when the coroutine has finished (its result is ready).
   [[nodiscard]] bool done() const noexcept { return handle_ && handle_.done(); }
 
+  /// Starts the coroutine and suspends the awaiter until it finishes;
+  /// gives its value or rethrows its exception. Awaitable once.
   auto operator co_await() && noexcept {
     struct awaiter {
       std::coroutine_handle<promise_type> h;

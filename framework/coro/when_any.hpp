@@ -14,7 +14,9 @@ namespace troupe::coro {
 /// (std::monostate for task<void>).
 template <class T>
 struct when_any_result {
+  /// Which task finished first (its position in the call).
   std::size_t index;
+  /// Its value; std::monostate for task<void>.
   detail::slot_t<T> value;
 };
 

@@ -34,12 +34,15 @@ struct options {
 
 /// A response, whatever its status: a 404 is a response, not an error.
 struct response {
+  /// The HTTP status code of the last response (after redirects).
   int status = 0;
+  /// The body, decoded from chunked transfer; at most options::max_body bytes.
   std::string body;
   /// In the order the server sent them (names as sent).
   std::vector<std::pair<std::string, std::string>> headers;
   /// The URL that answered (after redirects).
   std::string url;
+  /// How many redirects were followed.
   int redirects = 0;
   /// From the start of the call to the end of the body.
   std::chrono::nanoseconds elapsed{};
@@ -51,7 +54,7 @@ struct response {
 /// The parts of an absolute http:// or https:// URL.
 struct url_parts {
   std::string scheme;  ///< "http" or "https"
-  std::string host;
+  std::string host;    ///< name or address, without the port
   int port = 0;        ///< 80 or 443 when the URL names none
   std::string target;  ///< path and query, "/" at least
 };

@@ -54,10 +54,14 @@ using response_t = typename detail::response_of<M>::type;
 class actor_ref {
  public:
   actor_ref() = default;
+  /// Names actor `id` of runtime `node`; refs normally come from spawn() or a message.
   actor_ref(node_id node, actor_id id) noexcept : node_(node), id_(id) {}
 
+  /// The runtime (process or thread) the actor lives in.
   [[nodiscard]] node_id node() const noexcept { return node_; }
+  /// The actor's number within its runtime; never reused while the runtime lives.
   [[nodiscard]] actor_id id() const noexcept { return id_; }
+  /// False for a default-made ref, which addresses nobody.
   explicit operator bool() const noexcept { return id_ != 0; }
 
   /// Sends `msg` (moved, never copied or encoded within a process). Suspends
@@ -83,7 +87,9 @@ class actor_ref {
   [[nodiscard]] auto request(M&& msg, std::chrono::nanoseconds timeout = default_request_timeout,
                              std::stop_token stop = {}) const;
 
+  /// Ordered by node, then id (for maps and sets).
   friend auto operator<=>(const actor_ref&, const actor_ref&) = default;
+  /// Equal when node and id are.
   friend bool operator==(const actor_ref&, const actor_ref&) = default;
 
   /// "actor 3@node 1a2b0001", for logs.
@@ -96,13 +102,16 @@ class actor_ref {
 
 }  // namespace troupe
 
+/// @cond TROUPE_INTERNAL
 template <>
 struct std::hash<troupe::actor_ref> {
   std::size_t operator()(const troupe::actor_ref& r) const noexcept {
     return std::hash<std::uint64_t>{}(r.node() * 0x9e3779b97f4a7c15ULL ^ r.id());
   }
 };
+/// @endcond
 
+/// @cond TROUPE_INTERNAL
 template <>
 struct troupe::wire::codec<troupe::actor_ref> {
   static constexpr std::size_t min_size = 16;
@@ -118,3 +127,4 @@ struct troupe::wire::codec<troupe::actor_ref> {
     return true;
   }
 };
+/// @endcond

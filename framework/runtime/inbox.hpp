@@ -46,29 +46,39 @@ V take_body(envelope& e) {
 template <class... Ms>
 class letter {
  public:
+  /// The message: one of the accepted types.
   using body_type = std::variant<Ms...>;
 
+  /// Made by receive(); `r` answers the sender if it is a request.
   letter(body_type body, responder r) : body_(std::move(body)), responder_(std::move(r)) {}
 
   template <class T>
+  /// True when the message is a T.
   [[nodiscard]] bool is() const noexcept {
     return std::holds_alternative<T>(body_);
   }
   template <class T>
+  /// The message as a T; throws std::bad_variant_access if it is not one.
   T& get() {
     return std::get<T>(body_);
   }
+  /// The message, for std::visit.
   body_type& body() noexcept { return body_; }
+  /// Which of the accepted types the message is (its position in Ms...).
   [[nodiscard]] std::size_t index() const noexcept { return body_.index(); }
 
   /// Whether the sender awaits a reply that has not been given yet.
   [[nodiscard]] bool is_request() const noexcept { return responder_.pending(); }
 
   template <class R>
+  /// Answers the request with `value` (encoded if the sender is in another
+  /// runtime); ignored when the letter is not a request or was answered.
   void reply(R&& value) {
     responder_.reply(std::forward<R>(value));
   }
+  /// Answers a request whose response type is void (an ack).
   void reply() { responder_.reply(); }
+  /// Answers the request with an error, which the requester's co_await returns.
   void fail(error e) { responder_.fail(std::move(e)); }
   /// Takes over the duty to reply, to answer later (a lock granted when
   /// it frees up, a queue item when one arrives).
@@ -111,6 +121,9 @@ class inbox;
 template <class... Ms>
 class [[nodiscard]] receive_awaiter : private detail::receive_waiter, private uv::timer_node {
  public:
+  ///@{
+  /// The awaiter protocol: made by inbox::receive() and driven by co_await,
+  /// which gives the result<letter>; not called directly.
   receive_awaiter(inbox<Ms...>& box, std::chrono::nanoseconds timeout, std::stop_token stop)
       : box_(box), timeout_(timeout), stop_(std::move(stop)) {}
   receive_awaiter(const receive_awaiter&) = delete;
@@ -159,6 +172,7 @@ class [[nodiscard]] receive_awaiter : private detail::receive_waiter, private uv
     outcome_ = errc::cancelled;
     loop().schedule(waiting_);
   }
+  ///@}
 
  private:
   uv::loop& loop() noexcept { return box_.rt_->loop(); }
@@ -202,11 +216,15 @@ class inbox {
   /// another process.
   static constexpr std::array<detail::message_decoder, sizeof...(Ms)> accepted{detail::decoder_for<Ms>()...};
 
+  /// Opens a mailbox on `rt`, not attached to an actor: for code that
+  /// wants to receive messages itself. `rooted` is for the runtime's actor roots.
   explicit inbox(runtime& rt, bool rooted = false)
       : rt_(&rt), cell_(rt.create_cell(accepted)), rooted_(rooted) {}
   /// The runtime's system actor's inbox, in its reserved slot.
   struct system_slot {};
+  /// The runtime's own system actor's mailbox; used by the runtime only.
   inbox(runtime& rt, system_slot) : rt_(&rt), cell_(rt.create_system_cell(accepted)), rooted_(true) {}
+  /// Moves the mailbox; the moved-from inbox must not be used.
   inbox(inbox&& o) noexcept
       : rt_(o.rt_), cell_(std::exchange(o.cell_, nullptr)), rooted_(o.rooted_) {}
   inbox& operator=(inbox&&) = delete;
@@ -242,7 +260,9 @@ class inbox {
     rt_->monitor(ref(), target);
   }
 
+  /// The runtime the mailbox lives in; only its thread may use the inbox.
   [[nodiscard]] runtime& owner() const noexcept { return *rt_; }
+  /// The runtime's record of this mailbox (for the runtime's own use).
   detail::actor_cell* cell() const noexcept { return cell_; }
 
  private:

@@ -21,6 +21,9 @@ namespace troupe {
 template <class M>
 class [[nodiscard]] send_awaiter : private detail::blocked_sender {
  public:
+  ///@{
+  /// The awaiter protocol: made by actor_ref::send() and driven by
+  /// co_await; not called directly.
   send_awaiter(actor_ref to, M msg) : to_(to), msg_(std::move(msg)) {}
   send_awaiter(const send_awaiter&) = delete;
   send_awaiter& operator=(const send_awaiter&) = delete;
@@ -44,6 +47,7 @@ class [[nodiscard]] send_awaiter : private detail::blocked_sender {
   void await_resume() {
     if (remote_ && !delivered) rt_->post(to_, std::move(msg_), detail::reply_address{}, false);
   }
+  ///@}
 
  private:
   static void push_into(detail::blocked_sender* self, detail::envelope& slot) noexcept {
@@ -62,6 +66,9 @@ class [[nodiscard]] request_awaiter : private detail::pending_request {
   using value_type = std::conditional_t<std::is_void_v<R>, ack, R>;
 
  public:
+  ///@{
+  /// The awaiter protocol: made by actor_ref::request() and driven by
+  /// co_await, which gives the result; not called directly.
   request_awaiter(actor_ref to, M msg, std::chrono::nanoseconds timeout, std::stop_token stop)
       : to_(to), msg_(std::move(msg)), timeout_(timeout), stop_(std::move(stop)) {}
   request_awaiter(const request_awaiter&) = delete;
@@ -107,6 +114,7 @@ class [[nodiscard]] request_awaiter : private detail::pending_request {
     outcome_.emplace(error{errc::cancelled, "request cancelled"});
     rt_->loop().schedule(waiting_);
   }
+  ///@}
 
  private:
   void finish() noexcept {

@@ -221,10 +221,15 @@ class process : public detail::remote_spawner<process> {
  public:
   process() = default;
 
+  /// A process that will run `target(args...)` when started. `target` is a
+  /// free function or captureless lambda; `args` are encoded now and decoded
+  /// in the child, so each must be encodable (a compile-time error says which
+  /// is not). Nothing runs until start().
   template <class F, class... Args>
     requires(!std::is_same_v<std::decay_t<F>, process_options>)
   explicit process(F target, Args&&... args) : process(process_options{}, target, std::forward<Args>(args)...) {}
 
+  /// As above, with a name, the daemon flag and the start method.
   template <class F, class... Args>
   process(process_options options, F target, Args&&... args) {
     auto fn = detail::as_function_pointer(target);
@@ -240,7 +245,9 @@ class process : public detail::remote_spawner<process> {
   /// spawn() until it is terminated or its parent ends (always a daemon).
   static process host(process_options options = {});
 
+  /// The moved-from handle is empty; the child is not affected.
   process(process&&) noexcept;
+  /// Releases the handle held before (as the destructor does), then takes `other`'s.
   process& operator=(process&&) noexcept;
   ~process();
 
@@ -257,7 +264,9 @@ class process : public detail::remote_spawner<process> {
   [[nodiscard]] bool is_alive() const;
   /// The child's pid, -1 before start.
   [[nodiscard]] pid_t pid() const noexcept;
+  /// The name given in process_options, or "process-N".
   [[nodiscard]] const std::string& name() const noexcept;
+  /// Whether the child is terminated (rather than joined) when the parent's main returns.
   [[nodiscard]] bool daemon() const noexcept;
   /// Before start only.
   void set_daemon(bool d);
@@ -270,6 +279,7 @@ class process : public detail::remote_spawner<process> {
   /// SIGTERM / SIGKILL to the child (through its pidfd, so never to a
   /// recycled pid). No effect once it has ended.
   void terminate();
+  /// SIGKILL (see terminate()).
   void kill();
   /// Releases the handle's resources; throws error_exception
   /// (errc::invalid_argument) if the child is still running.
@@ -296,15 +306,19 @@ class process : public detail::remote_spawner<process> {
 /// Processes made with one start method, as Python's get_context("fork").
 class context {
  public:
+  /// Processes made through this context start with `m`.
   explicit context(start_method m) noexcept : method_(m) {}
+  /// The context's start method.
   [[nodiscard]] start_method method() const noexcept { return method_; }
   template <class F, class... Args>
+  /// process(target, args...) with this context's start method.
   [[nodiscard]] process make_process(F target, Args&&... args) const {
     process_options options;
     options.method = method_;
     return process(std::move(options), target, std::forward<Args>(args)...);
   }
   template <class F, class... Args>
+  /// process(options, target, args...) with this context's start method.
   [[nodiscard]] process make_process(process_options options, F target, Args&&... args) const {
     options.method = method_;
     return process(std::move(options), target, std::forward<Args>(args)...);

@@ -20,8 +20,11 @@ namespace troupe {
 class responder {
  public:
   responder() = default;
+  /// A responder answering `to` through `rt`; made by the runtime for each letter.
   responder(runtime* rt, detail::reply_address to) noexcept : rt_(rt), to_(to) {}
+  /// Takes over the duty to answer; `o` answers nothing afterwards.
   responder(responder&& o) noexcept : rt_(o.rt_), to_(std::exchange(o.to_, {})) {}
+  /// Answers the request held before with errc::broken_promise, then takes `o`'s.
   responder& operator=(responder&& o) noexcept {
     if (this != &o) {
       abandon();

@@ -36,6 +36,7 @@ struct runtime_options {
 
 /// The value of a reply to a request whose response type is void.
 struct ack {
+  /// The message's fixed wire type id.
   static constexpr std::uint64_t troupe_type_id = 2;
 };
 
@@ -123,6 +124,7 @@ void end_children(runtime& rt) noexcept;
 /// Thread: everything belongs to the thread that created it.
 class runtime {
  public:
+  /// Makes this thread's runtime (at most one per thread) with a fresh loop.
   explicit runtime(runtime_options options = {});
   ~runtime();
   runtime(const runtime&) = delete;
@@ -133,8 +135,11 @@ class runtime {
   /// The runtime of the calling thread, or nullptr.
   static runtime* current_or_null() noexcept;
 
+  /// The libuv loop the runtime drives.
   [[nodiscard]] uv::loop& loop() noexcept { return loop_; }
+  /// This runtime's node id, which refs to its actors carry.
   [[nodiscard]] node_id node() const noexcept { return node_; }
+  /// The options it was made with.
   [[nodiscard]] const runtime_options& options() const noexcept { return options_; }
 
   /// Runs `main` to completion on this thread, driving the loop, and
@@ -168,8 +173,10 @@ class runtime {
     std::uint64_t brokered = 0;    ///< direct links set up between two children
     std::uint64_t lost_notices = 0;  ///< notices of lost nodes received from other runtimes
   };
+  /// The counters so far.
   [[nodiscard]] const counters& stats() const noexcept { return stats_; }
 
+  /// @cond TROUPE_INTERNAL
   // ---- used by the messaging templates; not for application code ----
 
   detail::actor_cell* find(const actor_ref& ref) const noexcept;
@@ -230,6 +237,7 @@ class runtime {
 
   std::vector<std::shared_ptr<detail::process_state>>& children() noexcept { return children_; }
   std::vector<std::shared_ptr<detail::thread_state>>& threads() noexcept { return threads_; }
+  /// @endcond
 
  private:
   void send_reply_frame(detail::link& l, const transport::frame_view& request, error e) noexcept;
@@ -271,6 +279,7 @@ class runtime {
   std::vector<std::shared_ptr<detail::thread_state>> threads_;
 };
 
+/// @cond TROUPE_INTERNAL
 template <class M>
 runtime::post_outcome runtime::post(const actor_ref& to, M&& msg, detail::reply_address reply,
                                     bool bounded) {
@@ -361,4 +370,5 @@ void runtime::deliver_reply(const detail::reply_address& to, R&& value) {
   }
 }
 
+/// @endcond
 }  // namespace troupe

@@ -84,11 +84,15 @@ class thread : public detail::remote_spawner<thread> {
  public:
   thread() = default;
 
+  /// A thread that will run `target(args...)` on its own runtime when started.
+  /// `target` is any callable (captures are fine: it stays in this process);
+  /// it and `args` are moved into the thread. Nothing runs until start().
   template <class F, class... Args>
     requires(!std::is_same_v<std::decay_t<F>, thread_options>)
   explicit thread(F&& target, Args&&... args)
       : thread(thread_options{}, std::forward<F>(target), std::forward<Args>(args)...) {}
 
+  /// As above, with a name and the daemon flag.
   template <class F, class... Args>
   thread(thread_options options, F&& target, Args&&... args) {
     using Bound = std::tuple<std::decay_t<F>, std::decay_t<Args>...>;
@@ -103,7 +107,9 @@ class thread : public detail::remote_spawner<thread> {
   /// spawn() until request_stop() or its parent's end (always a daemon).
   static thread host(thread_options options = {});
 
+  /// The moved-from handle is empty; the thread is not affected.
   thread(thread&&) noexcept;
+  /// Releases the handle held before (as the destructor does), then takes `other`'s.
   thread& operator=(thread&&) noexcept;
   ~thread();
 
@@ -117,7 +123,9 @@ class thread : public detail::remote_spawner<thread> {
 
   /// Started and not yet ended.
   [[nodiscard]] bool is_alive() const noexcept;
+  /// The name given in thread_options, or "thread-N".
   [[nodiscard]] const std::string& name() const noexcept;
+  /// Whether the thread is asked to stop (rather than joined) when the program's main returns.
   [[nodiscard]] bool daemon() const noexcept;
   /// Before start only.
   void set_daemon(bool d);

@@ -23,9 +23,14 @@ namespace troupe::uv {
 template <class Fn>
 class [[nodiscard]] offload_awaiter {
  public:
+  /// What the function returns.
   using value_type = std::invoke_result_t<Fn&>;
+  /// Where the value waits for the loop's thread (char for void).
   using slot_type = std::conditional_t<std::is_void_v<value_type>, char, value_type>;
 
+  ///@{
+  /// The awaiter protocol: made by offload() and driven by co_await,
+  /// which gives result<value_type>; not called directly.
   offload_awaiter(loop& l, Fn fn, std::stop_token stop)
       : loop_(l), fn_(std::move(fn)), stop_(std::move(stop)) {}
   offload_awaiter(const offload_awaiter&) = delete;
@@ -55,6 +60,7 @@ class [[nodiscard]] offload_awaiter {
   // Called on a stop request: uv_cancel succeeds only while the work is
   // queued; the done callback then reports UV_ECANCELED and resumes us.
   void cancel() noexcept { uv_cancel(reinterpret_cast<uv_req_t*>(&req_)); }
+  ///@}
 
  private:
   bool stop_requested_before_start() const noexcept {

@@ -15,6 +15,7 @@ using clock_duration = std::chrono::nanoseconds;
 
 /// A point on the loop's monotonic clock (uv_hrtime, nanoseconds).
 struct deadline {
+  /// Nanoseconds on uv_hrtime's clock; UINT64_MAX is never.
   std::uint64_t ns = 0;
   /// Now plus `d`; a negative `d` is now, and a sum past the clock's range
   /// saturates to "never".
@@ -23,6 +24,7 @@ struct deadline {
     std::uint64_t now = loop::now_ns();
     return deadline{n > UINT64_MAX - now ? UINT64_MAX : now + n};
   }
+  /// Whether the clock has reached it.
   [[nodiscard]] bool passed() const noexcept { return loop::now_ns() >= ns; }
 };
 
@@ -30,6 +32,9 @@ struct deadline {
 /// the deadline passes, errc::cancelled when the stop token fires first.
 class [[nodiscard]] sleep_awaiter : private timer_node {
  public:
+  ///@{
+  /// The awaiter protocol: made by sleep_for() and driven by co_await,
+  /// which gives result<void>; not called directly.
   sleep_awaiter(loop& l, deadline d, std::stop_token stop) noexcept
       : loop_(l), stop_(std::move(stop)) {
     deadline_ns = d.ns;
@@ -61,6 +66,7 @@ class [[nodiscard]] sleep_awaiter : private timer_node {
     outcome_ = errc::cancelled;
     loop_.schedule(waiting_);
   }
+  ///@}
 
  private:
   static void on_fire(timer_node* n) noexcept {

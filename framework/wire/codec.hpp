@@ -355,6 +355,7 @@ result<T> from_bytes(std::span<const std::byte> in, decode_limits limits = {}) {
 
 }  // namespace troupe::wire
 
+/// @cond TROUPE_INTERNAL
 /// troupe::error crosses processes as a value (domain, code, message).
 template <>
 struct troupe::wire::codec<troupe::error> {
@@ -373,3 +374,4 @@ struct troupe::wire::codec<troupe::error> {
     return true;
   }
 };
+/// @endcond
