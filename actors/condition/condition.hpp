@@ -23,7 +23,7 @@ namespace troupe {
 /// owner; each process that receives a handle is its own owner).
 /// A waiter whose process dies never swallows a notify meant for a living
 /// one; a holder that dies passes the lock on, as a lock's does.
-class condition : public actors::detail::lock_base {
+class condition : public lock_base {
  public:
   condition() = default;
   /// (The condition's lock lives in its server: it has no shared word.)

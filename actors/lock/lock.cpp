@@ -62,10 +62,6 @@ bool spin_for(std::atomic<std::uint64_t>& word, std::uint64_t slot) noexcept {
   return false;
 }
 
-std::uint64_t lock_base::my_slot() const noexcept {
-  slot_ = find_slot(shared().slots, runtime::current().node(), slot_);
-  return slot_;
-}
 
 std::uint32_t fast_acquire(lock_shared& s, std::uint64_t slot, std::uint64_t owner, bool recursive, bool spin,
                            bool polite) noexcept {
@@ -136,6 +132,16 @@ fast_release_outcome fast_release(lock_shared& s, std::uint64_t slot, std::uint6
   }
 }
 
+}  // namespace actors::detail
+
+// The handle side, on the shared word and the server.
+using namespace actors::detail;
+
+std::uint64_t lock_base::my_slot() const noexcept {
+  slot_ = find_slot(shared().slots, runtime::current().node(), slot_);
+  return slot_;
+}
+
 std::optional<lock_grant> lock_base::try_fast(bool spin) const noexcept {
   if (!segment_) return std::nullopt;
   const std::uint64_t slot = my_slot();
@@ -191,8 +197,6 @@ coro::task<result<lock_grant>> lock_base::slow_acquire(actor_ref server, lock_ba
 coro::task<result<void>> lock_base::slow_release(actor_ref server, lock_release msg) {
   co_return co_await server.request<void>(msg, std::chrono::nanoseconds::max());
 }
-
-}  // namespace actors::detail
 
 namespace {
 std::shared_ptr<transport::shm_segment> lock_segment_or_throw() {

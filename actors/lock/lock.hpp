@@ -31,13 +31,18 @@ std::uint64_t fresh_owner_id() noexcept;
 /// message round trip. Returns whether the word was taken for `slot`.
 bool spin_for(std::atomic<std::uint64_t>& word, std::uint64_t slot) noexcept;
 
-/// What lock and rlock share: the server's ref, the shared word, and who
-/// this handle is.
+}  // namespace actors::detail
+
+/// What lock, rlock and condition share: the server's ref, the shared
+/// word, and who this handle is (its owner id). Not made directly: use
+/// lock, rlock or condition.
 class lock_base {
  public:
   lock_base() = default;
+  /// Adopts the server at `server` and its shared word's segment, as a new
+  /// owner; handles normally come from make(), a copy or a message.
   lock_base(actor_ref server, std::shared_ptr<transport::shm_segment> segment) noexcept
-      : server_(server), segment_(std::move(segment)), owner_(fresh_owner_id()) {}
+      : server_(server), segment_(std::move(segment)), owner_(actors::detail::fresh_owner_id()) {}
 
   /// Takes the lock, waiting while someone else holds it. The grant says
   /// whether the previous holder died holding it (owner_died). Uncontended,
@@ -45,16 +50,16 @@ class lock_base {
   /// suspending. errc::timeout, errc::cancelled (stop), errc::peer_down
   /// (the server's process is gone and the lock is held).
   [[nodiscard]] coro::ready_or<result<lock_grant>> acquire(
-      std::optional<std::chrono::nanoseconds> timeout = forever, std::stop_token stop = {}) const {
+      std::optional<std::chrono::nanoseconds> timeout = actors::forever, std::stop_token stop = {}) const {
     if (auto g = try_fast(true)) return result<lock_grant>(*g);
-    return slow_acquire(server_, *this, deadline_of(timeout), local_timeout(timeout), std::move(stop), true);
+    return slow_acquire(server_, *this, actors::detail::deadline_of(timeout), actors::detail::local_timeout(timeout), std::move(stop), true);
   }
   /// Takes the lock only if it is free now: errc::timeout if it is held.
   [[nodiscard]] coro::ready_or<result<lock_grant>> try_acquire() const {
     if (auto g = try_fast(false)) return result<lock_grant>(*g);
     // Only a runtime with a slot knows the word says "held"; without a
     // shared word (a condition's lock) the server decides.
-    if (segment_ && my_slot() != 0 && (shared().word.load(std::memory_order_relaxed) & lock_shared::died_bit) == 0)
+    if (segment_ && my_slot() != 0 && (shared().word.load(std::memory_order_relaxed) & actors::detail::lock_shared::died_bit) == 0)
       return result<lock_grant>(error{errc::timeout, "the lock is held"});
     return slow_acquire(server_, *this, 0, std::chrono::nanoseconds::max(), {}, false);
   }
@@ -70,32 +75,37 @@ class lock_base {
       case released::ask_server:
         break;
     }
-    return slow_release(server_, lock_release{runtime::current().node(), owner_});
+    return slow_release(server_, actors::detail::lock_release{runtime::current().node(), owner_});
   }
   /// Whether someone holds it now (a snapshot of the shared word).
   [[nodiscard]] bool locked() const noexcept {
-    return segment_ && (shared().word.load(std::memory_order_acquire) & lock_shared::slot_mask) != 0;
+    return segment_ && (shared().word.load(std::memory_order_acquire) & actors::detail::lock_shared::slot_mask) != 0;
   }
   /// The server's view: holder, depth, waiters.
-  [[nodiscard]] coro::task<result<lock_state>> status() const {
-    co_return co_await server_.request<lock_state>(lock_query{});
+  [[nodiscard]] coro::task<result<actors::detail::lock_state>> status() const {
+    co_return co_await server_.request<actors::detail::lock_state>(actors::detail::lock_query{});
   }
 
   /// Releases without waiting for an answer (guards, destructors).
   void release_later() const {
     if (release_fast() == released::ask_server)
-      runtime::current().post(server_, lock_release{runtime::current().node(), owner_}, {}, false);
+      runtime::current().post(server_, actors::detail::lock_release{runtime::current().node(), owner_}, {}, false);
   }
+  /// Stops the server actor; later calls through any handle fail with errc::no_actor or errc::peer_down.
   void shutdown() const { runtime::current().stop(server_); }
 
+  /// The server's address (to monitor it, or send it on).
   [[nodiscard]] actor_ref ref() const noexcept { return server_; }
+  /// The shared memory holding the lock word (what a handle carries to other processes).
   [[nodiscard]] const std::shared_ptr<transport::shm_segment>& segment() const noexcept { return segment_; }
+  /// This handle's owner id (an rlock's copies share it).
   [[nodiscard]] std::uint64_t owner() const noexcept { return owner_; }
 
+  /// @cond TROUPE_INTERNAL
  protected:
   enum class released { done, not_held, ask_server };
 
-  [[nodiscard]] lock_shared& shared() const noexcept { return *segment_->as<lock_shared>(); }
+  [[nodiscard]] actors::detail::lock_shared& shared() const noexcept { return *segment_->as<actors::detail::lock_shared>(); }
   // This runtime's slot, 0 if the server has not given it one yet.
   [[nodiscard]] std::uint64_t my_slot() const noexcept;
   [[nodiscard]] bool recursive() const noexcept { return recursive_; }
@@ -105,12 +115,12 @@ class lock_base {
 
   static coro::task<result<lock_grant>> slow_acquire(actor_ref server, lock_base self, std::uint64_t deadline,
                                                      std::chrono::nanoseconds wait, std::stop_token stop, bool block);
-  static coro::task<result<void>> slow_release(actor_ref server, lock_release msg);
+  static coro::task<result<void>> slow_release(actor_ref server, actors::detail::lock_release msg);
   // The slow path of scoped(): acquire through the server, then guard.
   template <class Lock>
   static coro::task<result<lock_guard<Lock>>> guarded(Lock l, std::optional<std::chrono::nanoseconds> timeout,
                                                      std::stop_token stop) {
-    auto g = co_await slow_acquire(l.server_, l, deadline_of(timeout), local_timeout(timeout), std::move(stop), true);
+    auto g = co_await slow_acquire(l.server_, l, actors::detail::deadline_of(timeout), actors::detail::local_timeout(timeout), std::move(stop), true);
     if (!g) co_return g.error();
     co_return lock_guard<Lock>(std::move(l), *g);
   }
@@ -120,9 +130,9 @@ class lock_base {
   std::uint64_t owner_ = 0;
   bool recursive_ = false;
   mutable std::uint64_t slot_ = 0;  // cache of my_slot()
+  /// @endcond
 };
 
-}  // namespace actors::detail
 
 /// Holds a lock until destroyed (or release() is called), as a `with`
 /// block in Python. Move-only.
@@ -172,7 +182,7 @@ class lock_guard {
 /// dies, the lock passes to the next waiter within milliseconds, with
 /// owner_died set on its grant. Handles are small values: copy them, pass
 /// them to children, send them in messages. Thread: any runtime's thread.
-class lock : public actors::detail::lock_base {
+class lock : public lock_base {
  public:
   lock() = default;
   /// Adopts the server at `server` and its shared word's segment; handles normally come from make(), a copy or a message.
@@ -201,7 +211,7 @@ class lock : public actors::detail::lock_base {
 /// must release it as many times; a release by anyone else is an error. The
 /// owner is the handle: copies of one handle are one owner, and each process
 /// that receives a handle (as an argument or in a message) is its own owner.
-class rlock : public actors::detail::lock_base {
+class rlock : public lock_base {
  public:
   rlock() = default;
   /// Adopts the server at `server` and its shared word's segment; handles normally come from make(), a copy or a message.
@@ -238,7 +248,7 @@ class rlock : public actors::detail::lock_base {
 /// word's segment; the receiving process maps the segment (once) and, for
 /// an rlock, becomes a new owner.
 template <class H>
-  requires std::derived_from<H, troupe::actors::detail::lock_base>
+  requires std::derived_from<H, troupe::lock_base>
 struct troupe::wire::codec<H> {
   static constexpr std::size_t min_size = 17;
   static void encode(troupe::wire::writer& w, const H& h) {
