@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # troupe's one entry point: installs what is missing, builds with meson, runs.
 #   ./troupe.sh tour                  build everything and run every sample
-#   ./troupe.sh test [--sanitize] [--fuzz-seconds N]
+#   ./troupe.sh test [--sanitize] [--fuzz-seconds N] [--chaos-seconds N]
 #                                     build and run the full test suite
 #                                     (--sanitize: clang with ASan+UBSan, then
 #                                     the shared-memory suites under TSan, then
 #                                     each fuzz target over its corpus and for
-#                                     N seconds, 60 by default)
+#                                     N seconds, 60 by default; --chaos-seconds:
+#                                     the chaos run's length, 8 by default)
 #   ./troupe.sh bench [RUNS]          optimised build, every benchmark RUNS times, medians
 #   ./troupe.sh docs                  the API reference (Doxygen HTML) in build-docs/html
 set -euo pipefail
@@ -84,10 +85,12 @@ case "$cmd" in
   test)
     sanitize=0
     fuzz_seconds=60
+    chaos_seconds=8
     while (($#)); do
       case "$1" in
         --sanitize) sanitize=1 ;;
         --fuzz-seconds) fuzz_seconds=${2:?--fuzz-seconds needs a number}; shift ;;
+        --chaos-seconds) chaos_seconds=${2:?--chaos-seconds needs a number}; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
       esac
       shift
@@ -104,6 +107,9 @@ case "$cmd" in
       dir=build-test
       configure "$dir" -Dwerror=true
     fi
+    current=$(meson introspect "$dir" --buildoptions |
+      python3 -c 'import json,sys; print(next((o["value"] for o in json.load(sys.stdin) if o["name"] == "chaos_seconds"), ""))')
+    [ "$current" = "$chaos_seconds" ] || meson configure "$dir" -Dchaos_seconds="$chaos_seconds" >/dev/null
     ninja -C "$dir"
     set +e
     meson test -C "$dir" --print-errorlogs --num-processes 2
@@ -168,7 +174,7 @@ case "$cmd" in
     echo "chart: bench/results/$stamp.png (copied to bench/ratios.png, shown in the README)"
     ;;
   *)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
