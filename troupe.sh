@@ -15,7 +15,7 @@ cd "$(dirname "$0")"
 root=$(pwd)
 
 packages=(g++ meson ninja-build pkg-config python3 libuv1-dev doctest-dev
-          libcpp-httplib-dev libboost1.81-dev libfmt-dev doxygen)
+          libcpp-httplib-dev libboost1.81-dev libfmt-dev libssl-dev doxygen)
 
 need_packages() {
   local missing=()
