@@ -30,6 +30,7 @@
 #include "framework/runtime/actor_ref.hpp"
 #include "framework/runtime/exit_reason.hpp"
 #include "framework/runtime/inbox.hpp"
+#include "framework/runtime/listener.hpp"
 #include "framework/runtime/messaging.hpp"
 #include "framework/runtime/process.hpp"
 #include "framework/runtime/remote_error.hpp"

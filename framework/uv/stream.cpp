@@ -120,6 +120,9 @@ void read_awaiter::cancel() noexcept {
 result<std::size_t> read_awaiter::await_resume() noexcept {
   if (cancelled_) return error{errc::cancelled, "read cancelled"};
   if (outcome_ == UV_EOF) return error{errc::closed, "end of stream"};
+  // A peer that closed with our data unread resets the connection: for the
+  // reader it has hung up, as at end of stream.
+  if (outcome_ == UV_ECONNRESET) return error{errc::closed, "connection reset by peer"};
   if (outcome_ < 0) return system_error("read", static_cast<int>(outcome_));
   return static_cast<std::size_t>(outcome_);
 }

@@ -120,7 +120,8 @@ class stream {
   ~stream();
 
   /// Reads what is available, at most buf.size() bytes; suspends until at
-  /// least one byte arrives.
+  /// least one byte arrives. errc::closed at end of stream or when the peer
+  /// reset the connection.
   read_awaiter read(std::span<std::byte> buf, std::stop_token stop = {}) noexcept {
     return read_awaiter(*this, buf, std::move(stop));
   }

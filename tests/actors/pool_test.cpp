@@ -156,16 +156,7 @@ task<drained<R>> drain(troupe::pool_stream<R>& s) {
   co_return out;
 }
 
-// Polls `cond` until it holds or `limit` passes.
-template <class F>
-task<bool> eventually(F cond, std::chrono::milliseconds limit = 5000ms) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > until) co_return false;
-    (void)co_await troupe::sleep_for(2ms);
-  }
-  co_return true;
-}
+using troupe::testing::eventually;
 
 std::string temp_marker(const char* name) {
   auto p = std::filesystem::temp_directory_path() / (std::string("troupe-pool-") + name + "-" + std::to_string(::getpid()));

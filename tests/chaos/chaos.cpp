@@ -8,6 +8,8 @@
 //   chaos [--seconds N] [--seed S]     (the test suite runs it for 8 s)
 #include <troupe.hpp>
 
+#include "tests/support/run_test.hpp"
+
 #include <signal.h>
 
 #include <chrono>
@@ -26,6 +28,7 @@
 using namespace std::chrono_literals;
 using troupe::process;
 using troupe::task;
+using troupe::testing::eventually;
 
 namespace {
 
@@ -269,15 +272,6 @@ task<void> kill_randomly(chaos& c, troupe::pool& pool) {
     }
     ++c.kills;
   }
-}
-
-task<bool> eventually(auto condition, std::chrono::nanoseconds within) {
-  const auto end = std::chrono::steady_clock::now() + within;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > end) co_return false;
-    (void)co_await troupe::sleep_for(1ms);
-  }
-  co_return true;
 }
 
 task<int> run_chaos(std::chrono::nanoseconds duration, std::uint64_t seed) {
