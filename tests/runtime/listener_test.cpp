@@ -22,6 +22,7 @@
 
 #include "tests/support/proc_status.hpp"
 #include "tests/support/run_test.hpp"
+#include "tests/support/sanitizers.hpp"
 
 using namespace std::chrono_literals;
 using troupe::errc;
@@ -305,7 +306,8 @@ TEST_CASE("10,000 garbage connections leave memory and descriptors as they were"
     const std::int64_t grown = troupe::testing::status_kib("VmRSS") - rss_before;
     MESSAGE("10,000 garbage connections: refused ", l.stats().refused_auth, ", hung up ", l.stats().hung_up,
             "; RSS grew by ", grown, " KiB; descriptors back to ", open_fd_count());
-    CHECK(grown < 4 * 1024);
+    // Under ASan freed memory sits in quarantine: resident size says nothing.
+    if (TROUPE_TEST_ASAN == 0) CHECK(grown < 4 * 1024);
   });
 }
 

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <semaphore>
 #include <chrono>
 #include <memory>
 #include <stdexcept>
@@ -111,14 +112,18 @@ TEST_CASE("a thread runs its target on its own runtime and join returns its exit
   run_test([]() -> task<void> {
     const troupe::node_id parent = troupe::runtime::current().node();
     auto seen = std::make_shared<std::atomic<std::uint64_t>>(0);
+    // The target waits for `go`, so the thread is surely alive when asked.
+    auto go = std::make_shared<std::binary_semaphore>(0);
     // Captures are fine: the target stays in this process.
-    troupe::thread t([seen](int n) {
+    troupe::thread t([seen, go](int n) {
       seen->store(troupe::runtime::current().node());
+      go->acquire();
       return sum_up_to(n);
     }, 100);
     CHECK(!t.is_alive());
     t.start();
     CHECK(t.is_alive());
+    go->release();
     CHECK(t.name().rfind("thread-", 0) == 0);
     bool ended = co_await t.join(10s);
     CHECK(ended);
