@@ -51,14 +51,7 @@ std::string socket_path(const char* name) {
 
 troupe::auth_key test_key() { return troupe::auth_key_from("listener test key, long enough").value(); }
 
-std::size_t open_fd_count() {
-  std::size_t n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  while (dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') ++n;
-  ::closedir(d);
-  return n - 1;  // the directory's own descriptor
-}
+using troupe::testing::open_fd_count;
 
 // Connects with a blocking socket and writes raw bytes (or nothing).
 int raw_connect(const std::string& path) {

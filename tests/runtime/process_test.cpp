@@ -1,7 +1,6 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include "framework/runtime/os_process.hpp"
 #include "framework/uv/block_on.hpp"
 #include "framework/uv/stream.hpp"
+#include "tests/support/proc_status.hpp"
 
 namespace detail = troupe::detail;
 namespace uv = troupe::uv;
@@ -50,14 +50,7 @@ int child_main(int argc, char** argv) {
   return 2;
 }
 
-std::size_t open_fd_count() {
-  std::size_t n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  while (dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') ++n;
-  ::closedir(d);
-  return n;
-}
+using troupe::testing::open_fd_count;
 
 detail::exit_status run_child(detail::start_method m, std::vector<std::string> args) {
   auto child = detail::start_child(m, args);
