@@ -11,10 +11,10 @@
 #include <cerrno>
 #include <cstring>
 
-#include "framework/coro/when_any.hpp"
 #include "framework/runtime/runtime.hpp"
 #include "framework/uv/fd_watch.hpp"
 #include "framework/uv/poll.hpp"
+#include "framework/uv/timeout.hpp"
 #include "framework/uv/timer.hpp"
 
 namespace troupe::detail {
@@ -43,15 +43,6 @@ class listener_core {
 };
 
 namespace {
-
-// Timeouts race an operation against a timer: whichever ends first stops
-// the other (see coro::when_any).
-template <class T>
-coro::task<result<T>> expire(uv::loop& l, std::chrono::nanoseconds timeout, std::string what, std::stop_token stop) {
-  auto slept = co_await uv::sleep_for(l, timeout, std::move(stop));
-  if (!slept) co_return slept.error();
-  co_return error{errc::timeout, std::move(what)};
-}
 
 coro::task<result<int>> wait_readable(uv::poller& p, std::stop_token stop) {
   auto r = co_await p.wait(uv::fd_watch::readable, std::move(stop));
@@ -130,13 +121,10 @@ coro::task<result<std::pair<wire::type_id_t, std::vector<std::byte>>>> framed_st
     result<std::size_t> n{std::size_t{0}};
     if (timeout) {
       std::stop_source race;
-      std::stop_callback forward(stop, [&race] { race.request_stop(); });
       auto reading = read_some(stream_, space, race.get_token());
-      auto timer = expire<std::size_t>(stream_.owning_loop(), *timeout, "nothing arrived within the timeout",
-                                       race.get_token());
-      auto first = coro::when_any(race, std::move(reading), std::move(timer));
-      auto done = co_await std::move(first);
-      n = std::move(done.value);
+      auto raced = uv::with_timeout(stream_.owning_loop(), race, std::move(reading), *timeout,
+                                    "nothing arrived within the timeout", stop);
+      n = co_await std::move(raced);
     } else {
       n = co_await read_some(stream_, space, stop);
     }
@@ -207,13 +195,11 @@ coro::task<result<std::unique_ptr<framed_stream>>> accept_stream(listener_core& 
         const std::uint64_t now = uv::loop::now_ns();
         if (now >= deadline->ns) co_return error{errc::timeout, "no peer connected within the timeout"};
         std::stop_source race;
-        std::stop_callback forward(stop, [&race] { race.request_stop(); });
         auto waiting = wait_readable(core.poller_, race.get_token());
-        auto timer = expire<int>(*core.loop_, std::chrono::nanoseconds(deadline->ns - now),
-                                 "no peer connected within the timeout", race.get_token());
-        auto first = coro::when_any(race, std::move(waiting), std::move(timer));
-        auto done = co_await std::move(first);
-        ready = std::move(done.value);
+        auto raced = uv::with_timeout(*core.loop_, race, std::move(waiting),
+                                      std::chrono::nanoseconds(deadline->ns - now),
+                                      "no peer connected within the timeout", stop);
+        ready = co_await std::move(raced);
       } else {
         ready = co_await wait_readable(core.poller_, stop);
       }

@@ -9,8 +9,7 @@
 #include <cstring>
 #include <utility>
 
-#include "framework/coro/when_any.hpp"
-#include "framework/uv/timer.hpp"
+#include "framework/uv/timeout.hpp"
 
 namespace troupe::transport {
 
@@ -55,12 +54,6 @@ coro::task<result<void>> exchange(uv::stream& s, auth_exchange& me, std::stop_to
   std::array<std::byte, auth_proof_size> peer_proof{};
   if (auto r = co_await read_exactly(s, peer_proof, stop); !r) co_return r.error();
   co_return me.check_proof(peer_proof);
-}
-
-coro::task<result<void>> expire(uv::loop& l, std::chrono::nanoseconds timeout, std::stop_token stop) {
-  auto slept = co_await uv::sleep_for(l, timeout, std::move(stop));
-  if (!slept) co_return slept.error();
-  co_return error{errc::timeout, "the peer did not authenticate in time"};
 }
 
 }  // namespace
@@ -137,13 +130,13 @@ coro::task<result<void>> authenticate(uv::stream& s, const auth_key& key, auth_r
                                       std::chrono::nanoseconds timeout, std::stop_token stop) {
   auth_exchange me(key, role);
   std::stop_source race;
-  std::stop_callback forward(stop, [&race] { race.request_stop(); });
   auto handshake = exchange(s, me, race.get_token());
-  auto timer = expire(s.owning_loop(), timeout, race.get_token());
-  auto first = coro::when_any(race, std::move(handshake), std::move(timer));
-  auto done = co_await std::move(first);
-  if (stop.stop_requested() && !done.value) co_return error{errc::cancelled, "authentication cancelled"};
-  co_return std::move(done.value);
+  auto raced = uv::with_timeout(s.owning_loop(), race, std::move(handshake), timeout,
+                                "the peer did not authenticate in time", stop);
+  auto done = co_await std::move(raced);
+  if (!done && done.code() == errc::cancelled && stop.stop_requested())
+    co_return error{errc::cancelled, "authentication cancelled"};
+  co_return done;
 }
 
 }  // namespace troupe::transport

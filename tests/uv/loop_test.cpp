@@ -17,6 +17,7 @@
 #include "framework/uv/offload.hpp"
 #include "framework/uv/poll.hpp"
 #include "framework/uv/stream.hpp"
+#include "framework/uv/timeout.hpp"
 #include "framework/uv/timer.hpp"
 
 using namespace std::chrono_literals;
@@ -126,6 +127,47 @@ TEST_CASE_FIXTURE(fixture, "a sleep whose token is already stopped does not susp
     co_return (co_await uv::sleep_for(l, 10s, stop.get_token())).code();
   };
   CHECK(uv::block_on(loop, body(loop)) == errc::cancelled);
+}
+
+TEST_CASE_FIXTURE(fixture, "with_timeout gives the work's result, a timeout, or cancelled, whichever comes first") {
+  struct parts {
+    // Sleeps `d`, then answers 7; cancelled if its token fires first.
+    static task<troupe::result<int>> work(uv::loop& l, std::chrono::milliseconds d, std::stop_token st) {
+      auto slept = co_await uv::sleep_for(l, d, st);
+      if (!slept) co_return slept.error();
+      co_return 7;
+    }
+    static task<troupe::result<int>> raced(uv::loop& l, std::chrono::milliseconds work_takes,
+                                           std::chrono::milliseconds timeout, std::stop_token stop) {
+      std::stop_source race;
+      auto w = work(l, work_takes, race.get_token());
+      auto r = uv::with_timeout(l, race, std::move(w), timeout, "too slow", stop);
+      co_return co_await std::move(r);
+    }
+    static task<void> all(uv::loop& l) {
+      // The work first.
+      auto fast = co_await raced(l, 1ms, 10s, {});
+      REQUIRE(fast.has_value());
+      CHECK(*fast == 7);
+      // The timer first: the work is stopped long before its 10 s.
+      auto t0 = std::chrono::steady_clock::now();
+      auto slow = co_await raced(l, 10s, 5ms, {});
+      CHECK(slow.code() == errc::timeout);
+      CHECK(slow.error().message == "too slow");
+      CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+      // The caller's stop first: cancelled, not a timeout.
+      std::stop_source stop;
+      auto [stopped, _] = co_await troupe::coro::when_all(raced(l, 10s, 10s, stop.get_token()),
+                                                          stop_after(l, 5ms, stop));
+      CHECK(stopped.code() == errc::cancelled);
+      // Already stopped: cancelled at once.
+      std::stop_source done;
+      done.request_stop();
+      auto at_once = co_await raced(l, 10s, 10s, done.get_token());
+      CHECK(at_once.code() == errc::cancelled);
+    }
+  };
+  uv::block_on(loop, parts::all(loop));
 }
 
 TEST_CASE_FIXTURE(fixture, "a stream writes and reads bytes over a socketpair, and EOF reads as closed") {
