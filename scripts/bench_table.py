@@ -27,6 +27,12 @@ TARGETS = {  # from the project's benchmark targets
     "file_merge": (">=", 1000),
     "scrape": (">=", 720),
 }
+# Targets relative to a peer measured in the same run: troupe's median
+# within this factor of the peer's (latency).
+RELATIVE = {
+    "hosts_pingpong": ("mpi", 1.3),
+}
+PEERS = ("python", "boost", "mpi")
 
 
 def fmt(v: float) -> str:
@@ -46,15 +52,15 @@ def main() -> None:
             runs[r["workload"]][r["system"]].append(r["value"])
             units[r["workload"]] = r["unit"]
             lower_is_better[r["workload"]] = r["metric"] == "latency"
-    print(f"{'workload':<18} {'runs':>4} {'troupe':>12} {'python':>12} {'ratio':>8} {'boost':>12} {'ratio':>8}"
-          f" {'unit':<14} {'target':>14} met")
+    head = "".join(f" {p:>12} {'ratio':>8}" for p in PEERS)
+    print(f"{'workload':<18} {'runs':>4} {'troupe':>12}{head} {'unit':<14} {'target':>14} met")
     for w, systems in sorted(runs.items()):
         ours = systems.get("troupe", [])
         if not ours:
             continue
         med = statistics.median(ours)
         cols = []
-        for peer in ("python", "boost"):
+        for peer in PEERS:
             vals = systems.get(peer)
             if not vals:
                 cols += ["-", "-"]
@@ -65,10 +71,16 @@ def main() -> None:
         op, target = TARGETS.get(w, (None, None))
         met = "-" if op is None else ("yes" if (med >= target if op == ">=" else med <= target) else "NO")
         tgt = "-" if op is None else f"{op} {fmt(target)}"
-        print(f"{w:<18} {len(ours):>4} {fmt(med):>12} {cols[0]:>12} {cols[1]:>8} {cols[2]:>12} {cols[3]:>8}"
-              f" {units[w]:<14} {tgt:>14} {met}")
+        if w in RELATIVE and systems.get(RELATIVE[w][0]):
+            peer, factor = RELATIVE[w]
+            limit = statistics.median(systems[peer]) * factor
+            met = "yes" if med <= limit else "NO"
+            tgt = f"<= {factor}x {peer}"
+        cells = "".join(f" {cols[2 * i]:>12} {cols[2 * i + 1]:>8}" for i in range(len(PEERS)))
+        print(f"{w:<18} {len(ours):>4} {fmt(med):>12}{cells} {units[w]:<14} {tgt:>14} {met}")
     print("ratio: how many times troupe beats that peer, medians measured in this run "
-          "(python: multiprocessing; boost: Boost.Interprocess message_queue)")
+          "(python: multiprocessing; boost: Boost.Interprocess message_queue; mpi: raw MPI over TCP between "
+          "two fake hosts)")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@
 
 #include "framework/base/exception_info.hpp"
 #include "framework/base/throw_trace.hpp"
+#include "framework/runtime/cluster.hpp"
 #include "framework/runtime/control.hpp"
 #include "framework/runtime/link.hpp"
 #include "framework/runtime/process.hpp"
@@ -25,12 +26,13 @@
 namespace troupe::detail {
 
 coro::task<int> serve_until_shutdown();
+std::uint32_t running_children(runtime& rt) noexcept;
 
 namespace {
 
 // ---- the system actor ----
 
-using system_inbox = inbox<spawn_request, monitor_request, stop_request, shutdown_request>;
+using system_inbox = inbox<spawn_request, monitor_request, stop_request, shutdown_request, load_query>;
 
 // A host (a process or thread with no target) waits here until asked to
 // shut down; one per runtime, so per thread.
@@ -58,7 +60,7 @@ struct serve_wait {
   int await_resume() const noexcept { return serving->code; }
 };
 
-void handle_spawn(runtime& rt, letter<spawn_request, monitor_request, stop_request, shutdown_request>& l) {
+void handle_spawn(runtime& rt, letter<spawn_request, monitor_request, stop_request, shutdown_request, load_query>& l) {
   auto& req = l.get<spawn_request>();
   auto entry = resolve(req.entry);
   if (!entry) {
@@ -80,6 +82,17 @@ void handle_spawn(runtime& rt, letter<spawn_request, monitor_request, stop_reque
   else l.fail(ref.error());
 }
 
+rank_load local_load(runtime& rt) {
+  rank_load load;
+  double avg[1] = {0};
+  if (::getloadavg(avg, 1) == 1) load.loadavg = avg[0];
+  const long cores = ::sysconf(_SC_NPROCESSORS_ONLN);
+  load.cores = cores > 0 ? static_cast<std::uint32_t>(cores) : 1;
+  load.actors = rt.actor_count();
+  load.processes = running_children(rt);
+  return load;
+}
+
 coro::task<void> system_actor_body(system_inbox self) {
   runtime& rt = self.owner();
   for (;;) {
@@ -99,6 +112,9 @@ coro::task<void> system_actor_body(system_inbox self) {
         break;
       case 3:
         request_shutdown(rt, l->get<shutdown_request>().exitcode);
+        break;
+      case 4:
+        l->reply(local_load(rt));
         break;
     }
   }
@@ -285,6 +301,12 @@ int child_main(pid_t parent) {
 }
 
 }  // namespace
+
+bool end_serving(runtime& rt, int code) noexcept {
+  if (serving == nullptr || serving->done) return false;
+  request_shutdown(rt, code);
+  return true;
+}
 
 coro::task<int> serve_until_shutdown() {
   serve_state serve;

@@ -19,6 +19,10 @@
 #include "framework/wire/fd_carrier.hpp"
 #include "framework/wire/packed.hpp"
 
+namespace troupe {
+struct rank_load;  // framework/runtime/cluster.hpp
+}
+
 namespace troupe::detail {
 
 /// Version of the link handshake; a child refuses a parent that speaks
@@ -113,6 +117,13 @@ struct stop_request {
 struct shutdown_request {
   static constexpr std::uint64_t troupe_type_id = 25;
   std::int32_t exitcode = 0;
+};
+
+/// Request to a runtime's system actor: how loaded is your host? (The
+/// answer is troupe::rank_load, defined with the cluster API.)
+struct load_query {
+  static constexpr std::uint64_t troupe_type_id = 33;
+  using response = rank_load;
 };
 
 /// A descriptor as it travels in a control frame (beside it, SCM_RIGHTS).

@@ -10,6 +10,7 @@
 
 #include "framework/transport/socket_io.hpp"
 
+#include "framework/runtime/control.hpp"
 #include "framework/runtime/runtime.hpp"
 
 namespace troupe::detail {
@@ -70,6 +71,7 @@ void link::resume_reading() noexcept {
 
 void link::append_raw(const wire::frame_header& h, std::span<const std::byte> payload, std::span<const int> fds) {
   if (!up()) return;
+  if (remote_host_ && !fds.empty()) return;  // the runtime refused it already (forward_frame)
   scratch_fds_.clear();
   for (int fd : fds) {
     int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -392,6 +394,14 @@ void link::close_gracefully() noexcept {
   reading_ = false;
   (void)watch_.watch(want_writable_ ? uv::fd_watch::writable : 0);
   flush();
+}
+
+bool answer_welcome(link& l, const transport::frame_view& f, node_id node, const std::string& who) noexcept {
+  auto w = wire::from_bytes<welcome>(f.payload);
+  if (!w || w->node != node) return false;
+  if (auto r = l.offer_ring(); !r)
+    std::fprintf(stderr, "troupe: the link to %s stays on its socket: %s\n", who.c_str(), r.error().describe().c_str());
+  return true;
 }
 
 }  // namespace troupe::detail

@@ -110,6 +110,11 @@ class link final : private uv::fd_watch_sink {
   /// the parent, which reports the peer's fate): a direct sibling link.
   void set_quiet_loss(bool q) noexcept { quiet_loss_ = q; }
   [[nodiscard]] bool quiet_loss() const noexcept { return quiet_loss_; }
+  /// A link to a runtime on another host (TCP): it carries no descriptors,
+  /// so messages holding shared-memory handles are refused, and it never
+  /// moves to rings. Set before start().
+  void set_remote_host(bool r) noexcept { remote_host_ = r; }
+  [[nodiscard]] bool remote_host() const noexcept { return remote_host_; }
 
   [[nodiscard]] node_id peer() const noexcept { return peer_; }
   /// Nodes reachable through this link: the peer and what it announced.
@@ -162,6 +167,11 @@ class link final : private uv::fd_watch_sink {
       out_.resize(at);
       transport::close_fds(scratch_fds_);
       return too_large(base::type_name<T>());
+    }
+    if (remote_host_ && !scratch_fds_.empty()) {
+      out_.resize(at);
+      transport::close_fds(scratch_fds_);
+      return carries_fds(base::type_name<T>());
     }
     adopt_fds(at, scratch_fds_);
     flush();
@@ -272,6 +282,7 @@ class link final : private uv::fd_watch_sink {
     return false;
   }
   error too_large(std::string_view type) const;
+  error carries_fds(std::string_view type) const;
   ring_put ring_failed(const error& e) noexcept;
   // A record was committed: its descriptors go out on the socket before
   // it is published; the writer publishes.
@@ -336,6 +347,13 @@ class link final : private uv::fd_watch_sink {
   bool ending_ = false;       // the stream ended and the owner will end the link
   bool held_ = false;
   bool quiet_loss_ = false;
+  bool remote_host_ = false;
 };
+
+/// A child (process or thread) says welcome once its runtime runs: if it
+/// names `node`, the parent offers rings, so that from here on frames travel
+/// through shared memory (if they cannot be had, the socket carries on, and
+/// `who` is named on stderr). False if `f` is no such welcome.
+bool answer_welcome(link& l, const transport::frame_view& f, node_id node, const std::string& who) noexcept;
 
 }  // namespace troupe::detail

@@ -76,12 +76,17 @@ error link::too_large(std::string_view type) const {
                                     std::to_string(max_payload_) + " bytes"};
 }
 
+error link::carries_fds(std::string_view type) const {
+  return error{errc::invalid_argument, "message of type " + std::string(type) +
+                                           " holds shared-memory handles, which cannot travel to another host"};
+}
+
 bool link::is_link_control(const wire::frame_header& h) noexcept {
   return h.kind == wire::frame_kind::control && h.type >= ring_offer_type && h.type <= ring_fds_type;
 }
 
 result<void> link::offer_ring(std::size_t capacity) {
-  if (ring_ != nullptr || !up() || !rings_enabled()) return {};
+  if (ring_ != nullptr || !up() || !rings_enabled() || remote_host_) return {};
   if (capacity < 4096 || capacity > (std::size_t{1} << 30) || (capacity & (capacity - 1)) != 0)
     return error{errc::invalid_argument, "a ring's capacity must be a power of two from 4096 to 1 GiB"};
   const std::size_t region = transport::ring_region_size(capacity);
@@ -122,6 +127,10 @@ result<void> link::offer_ring(std::size_t capacity) {
 }
 
 void link::accept_ring(const transport::frame_view& f) noexcept {
+  if (remote_host_) {
+    fail_protocol("a ring offer over a link to another host");
+    return;
+  }
   if (ring_ != nullptr) {
     fail_protocol("a second ring offer on one link");
     return;

@@ -77,14 +77,7 @@ struct process_state final : link_handler, uv::timer_node {
   void on_control(link& l, const transport::frame_view& f) noexcept override {
     switch (f.header.type) {
       case welcome::troupe_type_id:
-        if (auto w = wire::from_bytes<welcome>(f.payload); w && w->node == node) {
-          // From here on frames travel through shared-memory rings; if
-          // they cannot be had, the socket carries on.
-          if (auto r = l.offer_ring(); !r)
-            std::fprintf(stderr, "troupe: the link to process %s stays on its socket: %s\n", name.c_str(),
-                         r.error().describe().c_str());
-          return;
-        }
+        if (answer_welcome(l, f, node, "process " + name)) return;
         break;
       case refusal::troupe_type_id:
         if (auto r = wire::from_bytes<detail::refusal>(f.payload)) {
@@ -179,6 +172,13 @@ void end_children(runtime& rt) noexcept {
   for (auto& st : rt.children()) st->signal(SIGKILL);
 }
 
+std::uint32_t running_children(runtime& rt) noexcept {
+  std::uint32_t n = 0;
+  for (const auto& st : rt.children())
+    if (st->started && !st->status) ++n;
+  return n;
+}
+
 coro::task<void> finish_children(runtime& rt) {
   auto kids = rt.children();
   for (auto& st : kids)
@@ -254,7 +254,7 @@ void process::start() {
   st.rt = &rt;
   st.os = *child;
   st.started = true;
-  st.node = (static_cast<node_id>(st.os.pid) << 20) | 1;
+  st.node = detail::host_of(rt.node()) | (static_cast<node_id>(st.os.pid) << 20) | 1;
   h.child_node = st.node;
 
   auto l = rt.add_link(std::exchange(st.os.link_fd, -1), st.node, &st, false);

@@ -42,6 +42,25 @@ struct ack {
 
 namespace detail {
 
+// Node ids: a process's pid above bit 20 keeps them distinct within one
+// host, a counter below it across the runtimes of one process. Bits 48 and
+// up name the host when the program spans several (rank + 1; 0 on one
+// machine), so that ids stay distinct across hosts and every node of a host
+// is reached through the link to it.
+inline constexpr int host_shift = 48;
+inline constexpr node_id host_mask = ~node_id{0} << host_shift;
+/// The host part of a node id.
+constexpr node_id host_of(node_id n) noexcept { return n & host_mask; }
+/// The host part for rank `r` of a cluster.
+constexpr node_id host_of_rank(int r) noexcept { return static_cast<node_id>(r + 1) << host_shift; }
+/// A node id that stands for every node of one host (the host part alone),
+/// as node_down notices use when a whole host is gone.
+constexpr bool is_whole_host(node_id n) noexcept { return n != 0 && (n & ~host_mask) == 0; }
+/// Whether losing `lost` loses `n`.
+constexpr bool covers(node_id lost, node_id n) noexcept {
+  return lost == n || (is_whole_host(lost) && host_of(n) == lost);
+}
+
 class link;
 class link_handler;
 struct process_state;
@@ -223,6 +242,13 @@ class runtime {
   /// Takes ownership of `socket_fd`.
   result<detail::link*> add_link(int socket_fd, node_id peer, detail::link_handler* handler, bool to_parent,
                                  bool hold = false);
+  /// Adopts a connected TCP socket as a link to `peer`, the root runtime
+  /// of another host: every node of that host is reached through it, and
+  /// losing it loses them all. Takes ownership of `socket_fd`.
+  result<detail::link*> add_host_link(int socket_fd, node_id peer, detail::link_handler* handler);
+  /// Whether this runtime has been told that node `n` is lost (itself, or
+  /// as part of a whole host).
+  [[nodiscard]] bool known_lost(node_id n) const noexcept;
   /// The link that leads to node `n`, or nullptr.
   [[nodiscard]] detail::link* route(node_id n) const noexcept;
   [[nodiscard]] detail::link* parent_link() const noexcept { return parent_link_; }
@@ -271,6 +297,7 @@ class runtime {
   counters stats_;
   std::vector<std::unique_ptr<detail::link>> links_;
   std::unordered_map<node_id, detail::link*> routes_;
+  std::unordered_map<node_id, detail::link*> host_routes_;  ///< host part → link to that host
   detail::link* parent_link_ = nullptr;
   std::unordered_set<node_id> direct_asked_;
   std::unordered_set<node_id> lost_;  ///< nodes already reported lost

@@ -38,9 +38,41 @@ result<detail::link*> runtime::add_link(int socket_fd, node_id peer, detail::lin
   return l;
 }
 
+result<detail::link*> runtime::add_host_link(int socket_fd, node_id peer, detail::link_handler* handler) {
+  if (find(system_actor(node_)) == nullptr) detail::start_system_actor(*this);
+  auto owned = std::make_unique<detail::link>(*this, socket_fd, peer, handler);
+  detail::link* l = owned.get();
+  l->set_remote_host(true);
+  links_.push_back(std::move(owned));
+  routes_[peer] = l;
+  host_routes_[detail::host_of(peer)] = l;
+  lost_.erase(peer);
+  lost_.erase(detail::host_of(peer));
+  if (auto r = l->start(); !r) {
+    exit_reason why;
+    why.what = exit_reason::kind::node_lost;
+    why.message = r.error().describe();
+    l->fail(why);
+    return r.error();
+  }
+  return l;
+}
+
+bool runtime::known_lost(node_id n) const noexcept {
+  if (lost_.count(n) != 0) return true;
+  const node_id host = detail::host_of(n);
+  return host != 0 && lost_.count(host) != 0;
+}
+
 detail::link* runtime::route(node_id n) const noexcept {
   auto it = routes_.find(n);
   if (it != routes_.end()) return it->second->up() ? it->second : nullptr;
+  // A node of another host: through the link to that host, whose root
+  // knows its whole tree.
+  if (detail::host_of(n) != detail::host_of(node_)) {
+    auto h = host_routes_.find(detail::host_of(n));
+    if (h != host_routes_.end()) return h->second->up() ? h->second : nullptr;
+  }
   // Nodes this runtime does not know are reached through its parent, which
   // knows its whole subtree.
   return parent_link_ != nullptr && parent_link_->up() ? parent_link_ : nullptr;
@@ -165,6 +197,16 @@ void runtime::forward_frame(detail::link& from, const transport::frame_view& f) 
       send_reply_frame(from, f, error{errc::peer_down, "node " + std::to_string(f.header.dest_node) + " is unreachable"});
     return;
   }
+  if (to->remote_host() && !f.fds.empty()) {
+    ++stats_.dropped;
+    if (f.header.kind == wire::frame_kind::request)
+      send_reply_frame(from, f,
+                       error{errc::invalid_argument,
+                             "a message holding shared-memory handles cannot travel to another host"});
+    else
+      std::fprintf(stderr, "troupe: a message holding shared-memory handles cannot go to another host; dropped\n");
+    return;
+  }
   ++stats_.forwarded;
   to->append_raw(f.header, f.payload, f.fds);
 }
@@ -282,6 +324,15 @@ void runtime::link_lost(detail::link& l, const exit_reason& why) noexcept {
     return;
   }
   std::vector<node_id> lost;
+  if (l.remote_host()) {
+    // Every node of that host is gone with it.
+    const node_id host = detail::host_of(l.peer());
+    auto h = host_routes_.find(host);
+    if (h != host_routes_.end() && h->second == &l) {
+      host_routes_.erase(h);
+      lost.push_back(host);
+    }
+  }
   for (node_id n : l.nodes()) {
     auto it = routes_.find(n);
     if (it != routes_.end() && it->second == &l) {
@@ -309,16 +360,20 @@ void runtime::nodes_lost(std::span<const node_id> nodes, const exit_reason& why,
   // Links form a graph with cycles once siblings link directly, and every
   // runtime passes a notice on to its other links: each node is reported
   // once, so a notice that comes round again stops here.
+  // A whole host (its host part alone) covers every node of it.
   std::vector<node_id> fresh;
   for (node_id n : nodes)
-    if (n != node_ && lost_.insert(n).second) fresh.push_back(n);
+    if (!detail::covers(n, node_) && lost_.insert(n).second) fresh.push_back(n);
   nodes = fresh;
   if (nodes.empty()) return;
-  auto is_lost = [&](node_id n) { return std::find(nodes.begin(), nodes.end(), n) != nodes.end(); };
-  for (node_id n : nodes) {
-    auto it = routes_.find(n);
-    if (it != routes_.end() && it->second == from) routes_.erase(it);
-  }
+  auto is_lost = [&](node_id n) {
+    return std::any_of(nodes.begin(), nodes.end(), [n](node_id x) { return detail::covers(x, n); });
+  };
+  // No route to a lost node stays, whichever link it went through: the
+  // notice may come (from a third runtime) before that link's own end, and
+  // a request sent down it meanwhile would wait for its timeout.
+  std::erase_if(routes_, [&](const auto& r) { return is_lost(r.first); });
+  std::erase_if(host_routes_, [&](const auto& r) { return is_lost(r.first); });
   // Requests to those nodes will never be answered.
   std::vector<detail::pending_request*> failed;
   for (auto it = pending_.begin(); it != pending_.end();) {

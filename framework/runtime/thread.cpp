@@ -32,9 +32,9 @@ std::atomic<unsigned> thread_counter{0};
 // of this process, and the upper half of the low 20 bits, which the
 // runtimes a process makes itself never reach.
 std::atomic<std::uint32_t> thread_nodes{0};
-node_id fresh_thread_node() noexcept {
+node_id fresh_thread_node(node_id host) noexcept {
   const std::uint32_t n = (thread_nodes.fetch_add(1) % 0x7ffff) + 1;
-  return (static_cast<node_id>(::getpid()) << 20) | 0x80000 | n;
+  return host | (static_cast<node_id>(::getpid()) << 20) | 0x80000 | n;
 }
 
 }  // namespace
@@ -88,14 +88,7 @@ struct thread_state final : link_handler {
   }
 
   void on_control(link& l, const transport::frame_view& f) noexcept override {
-    if (f.header.type == welcome::troupe_type_id) {
-      if (auto w = wire::from_bytes<welcome>(f.payload); w && w->node == node) {
-        if (auto r = l.offer_ring(); !r)
-          std::fprintf(stderr, "troupe: the link to thread %s stays on its socket: %s\n", name.c_str(),
-                       r.error().describe().c_str());
-        return;
-      }
-    }
+    if (f.header.type == welcome::troupe_type_id && answer_welcome(l, f, node, "thread " + name)) return;
     l.fail_protocol("unexpected or malformed control frame (type " + std::to_string(f.header.type) + ") from thread " +
                     name);
   }
@@ -249,7 +242,7 @@ void thread::start() {
   }
   st.done = std::move(*done);
   st.rt = &rt;
-  st.node = detail::fresh_thread_node();
+  st.node = detail::fresh_thread_node(detail::host_of(rt.node()));
   st.parent_node = rt.node();
   auto l = rt.add_link(fds[0], st.node, &st, false);
   if (!l) {
