@@ -218,7 +218,11 @@ TEST_CASE("a queue handle travels inside a message to another process") {
     auto host = process::host();
     host.start();
     auto a = (co_await host.spawn(put_via_message)).value();
-    co_await a.send(handle_msg{q});
+    // Named: g++ 12 destroys an aggregate temporary in a co_await
+    // expression twice (a use-after-free of the queue's state, found by
+    // g++'s AddressSanitizer).
+    const handle_msg m{q};
+    co_await a.send(m);
     CHECK((co_await q.get(5s)).value() == 77);
     q.shutdown();
   });
