@@ -142,7 +142,13 @@ class server_state {
     std::erase(shared_->pids, w->pid);
     const bool asked = w->state == worker::phase::retiring && w->held.empty();
     if (!asked && !w->killed) ++shared_->stats.workers_died;
-    if (w->state == worker::phase::starting && !w->killed && !terminating_ && !broken_) {
+    // A worker that cannot get started (it exits, or crashes in its
+    // initializer, every time) breaks the pool after a few attempts. One
+    // SIGKILLed from outside while it starts (the OOM killer, an operator,
+    // a chaos run faster than a start) says nothing about the next: it is
+    // replaced like any other.
+    const bool killed_from_outside = d.reason.what == exit_reason::kind::killed && d.reason.code == SIGKILL;
+    if (w->state == worker::phase::starting && !w->killed && !killed_from_outside && !terminating_ && !broken_) {
       if (++start_failures_ >= start_failure_limit) {
         pool_item_failure f;
         f.cause = task_failure_cause::start_failed;

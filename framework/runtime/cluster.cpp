@@ -225,8 +225,6 @@ node_id join_cluster() {
 
 namespace {
 
-// The link to another rank: when it ends, that rank is gone, and with it
-// every node of its host.
 // Rank 0, ending, waits here until the other ranks have closed their links.
 std::coroutine_handle<> ranks_waiter;
 runtime* ranks_waiter_rt = nullptr;
@@ -264,6 +262,8 @@ coro::task<result<void>> wait_others_gone(runtime& rt, std::stop_token stop) {
   co_return result<void>{};
 }
 
+// The link to another rank: when it ends, that rank is gone, and with it
+// every node of its host.
 struct rank_link final : link_handler {
   runtime* rt = nullptr;
   int rank = 0;

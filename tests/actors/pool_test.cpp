@@ -95,8 +95,13 @@ task<void> kill_workers(troupe::pool& p, const bool& done, int& kills) {
 }
 
 task<void> map_then_stop(troupe::pool& p, std::vector<int> xs, std::vector<long>& out, bool& done) {
+  // The killer stops however the map ends: a map that throws must fail the
+  // test, not leave the killer running for ever.
+  struct stop_killer {
+    bool& done;
+    ~stop_killer() { done = true; }
+  } guard{done};
   out = co_await p.map(slow_square, std::move(xs), std::size_t{1});
-  done = true;
 }
 
 int exit_on_five(int x) {
@@ -123,6 +128,7 @@ int greeting_value = 0;
 void set_greeting(int v) { greeting_value = v; }
 int read_greeting(int) { return greeting_value; }
 void failing_initializer() { throw std::runtime_error("no database"); }
+void crashing_initializer() { std::abort(); }
 
 // No longer running: gone, or dead and waiting to be reaped (an orphan's
 // zombie is reaped by init, on init's schedule).
@@ -438,6 +444,22 @@ TEST_CASE("the initializer runs in every worker first; one that throws fails eve
       CHECK(e.message().find("no database") != std::string::npos);
     }
     CHECK(thrown);
+  });
+}
+
+TEST_CASE("workers that crash while starting break the pool after three tries: the call fails, nothing hangs") {
+  run_test([]() -> task<void> {
+    troupe::pool broken(troupe::pool_options{.processes = 2}, crashing_initializer);
+    bool thrown = false;
+    try {
+      (void)co_await broken.apply(square, 2);
+    } catch (const task_error& e) {
+      thrown = true;
+      CHECK(e.cause() == task_failure::start_failed);
+      CHECK(e.message().find("before they are ready") != std::string::npos);
+    }
+    CHECK(thrown);
+    CHECK(broken.stats().workers_started >= 3);
   });
 }
 
