@@ -19,6 +19,21 @@ namespace detail {
 void start_system_actor(runtime& rt);
 }
 
+namespace {
+// Starts a link just added; one that cannot start is failed at once (its
+// node reported lost) and the error returned.
+result<detail::link*> start_link(detail::link* l, bool hold) {
+  if (auto r = l->start(hold); !r) {
+    exit_reason why;
+    why.what = exit_reason::kind::node_lost;
+    why.message = r.error().describe();
+    l->fail(why);
+    return r.error();
+  }
+  return l;
+}
+}  // namespace
+
 result<detail::link*> runtime::add_link(int socket_fd, node_id peer, detail::link_handler* handler,
                                         bool to_parent, bool hold) {
   if (find(system_actor(node_)) == nullptr) detail::start_system_actor(*this);
@@ -28,14 +43,7 @@ result<detail::link*> runtime::add_link(int socket_fd, node_id peer, detail::lin
   routes_[peer] = l;
   lost_.erase(peer);  // a recycled pid brings a node id back
   if (to_parent) parent_link_ = l;
-  if (auto r = l->start(hold); !r) {
-    exit_reason why;
-    why.what = exit_reason::kind::node_lost;
-    why.message = r.error().describe();
-    l->fail(why);
-    return r.error();
-  }
-  return l;
+  return start_link(l, hold);
 }
 
 result<detail::link*> runtime::add_host_link(int socket_fd, node_id peer, detail::link_handler* handler) {
@@ -48,14 +56,7 @@ result<detail::link*> runtime::add_host_link(int socket_fd, node_id peer, detail
   host_routes_[detail::host_of(peer)] = l;
   lost_.erase(peer);
   lost_.erase(detail::host_of(peer));
-  if (auto r = l->start(); !r) {
-    exit_reason why;
-    why.what = exit_reason::kind::node_lost;
-    why.message = r.error().describe();
-    l->fail(why);
-    return r.error();
-  }
-  return l;
+  return start_link(l, false);
 }
 
 bool runtime::known_lost(node_id n) const noexcept {
