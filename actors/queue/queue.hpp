@@ -29,10 +29,11 @@ namespace troupe {
 /// directly, with no message. Elsewhere put() waits for
 /// the server's answer only when it must: with each answer the server may
 /// grant credit — room it reserves for this handle's next puts — and those
-/// puts are sent without waiting (pipelined, batched by the link). Either
-/// way an item put is delivered even if the producer exits right after
-/// (its link is flushed on exit); one sent under credit is lost only if the
-/// producer's process is killed before its link wrote it out. A consumer
+/// puts are sent without waiting for the server. Either way put() returns
+/// only once the item has left the producer's process (it is in the
+/// server's runtime, in the kernel's socket buffer, or visible in the
+/// server's shared-memory ring), so an item put is delivered even if the
+/// producer is killed right after. A consumer
 /// whose process dies while waiting in get() takes nothing with it. Every
 /// wait takes an optional timeout (enforced by the
 /// server, so an item is never handed to a waiter that already gave up) and
@@ -154,6 +155,10 @@ class queue : public actors::protocol_handle {
       actors::detail::queue_put_ahead<T> ahead{std::move(item), here()};
       co_await server_.send(std::move(ahead));
       refill_credit();
+      // Acknowledged only once it has left this process: a kill after
+      // put() returns must not lose it.
+      troupe::detail::left_process_wait left{runtime::current(), server_.node()};
+      if (!co_await left) co_return error{errc::peer_down, "the queue's server was lost before the item reached it"};
       co_return result<void>{};
     }
     result<std::uint32_t> granted = error{errc::cancelled, "not asked"};

@@ -26,6 +26,7 @@ link::~link() {
   // The runtime releases a link only after its writer stopped; any blocked
   // sender was woken by fail() or close_gracefully().
   TROUPE_ASSERT(!writer_running_, "link destroyed while its writer runs");
+  resolve_left(true);
   for (auto* v : {&out_fds_, &inflight_fds_, &sock_fds_})
     for (const outgoing_fd& o : *v) ::close(o.fd);
   transport::close_fds(received_fds_);
@@ -88,6 +89,8 @@ void link::append_raw(const wire::frame_header& h, std::span<const std::byte> pa
   copy.fds = static_cast<std::uint32_t>(scratch_fds_.size());
   transport::append_frame(out_, copy, payload);
   adopt_fds(at, scratch_fds_);
+  ++appended_;
+  ++backlog_frames_;
   flush();
 }
 
@@ -101,6 +104,64 @@ void link::flush() noexcept {
   // when the link goes down.
   if (writer_waiting_ && ((!want_writable_ && !waiting_room_) || state_ != state::up))
     rt_.loop().schedule(std::exchange(writer_waiting_, {}));
+}
+
+bool link::left_process(std::uint64_t upto) noexcept {
+  if (gone() >= upto) return true;
+  // Records committed to the ring may be published now, unless descriptors
+  // they need are still on their way through the socket (sock_out_,
+  // inflight_): the writer publishes those once they went.
+  if (state_ != state::lost && ring_ != nullptr && ring_->out_active && ring_->unpublished && sock_out_.empty() &&
+      inflight_.empty())
+    publish_ring();
+  return gone() >= upto;
+}
+
+void link::wait_left(left_waiter* w) noexcept {
+  w->left = false;
+  w->next = left_waiters_;
+  left_waiters_ = w;
+  if (state_ == state::lost && !writer_running_) resolve_left(true);
+  flush();
+}
+
+void link::publish_ring() noexcept {
+  ring_state& rs = *ring_;
+  rs.unpublished = false;
+  unpublished_frames_ = 0;
+  if (rs.writer.publish()) ring_bell();
+  resolve_left();
+}
+
+void link::resolve_left(bool failed) noexcept {
+  if (left_waiters_ == nullptr) return;
+  const std::uint64_t g = gone();
+  for (left_waiter** p = &left_waiters_; *p != nullptr;) {
+    left_waiter* w = *p;
+    if (failed || w->upto <= g) {
+      *p = w->next;
+      w->left = !failed && !peer_closed_;
+      rt_.loop().schedule(w->waiting);
+    } else {
+      p = &w->next;
+    }
+  }
+}
+
+bool left_process_wait::await_ready() noexcept {
+  via = rt.route(to);
+  if (via == nullptr) {
+    w.left = true;
+    return true;
+  }
+  w.upto = via->appended();
+  w.left = via->left_process(w.upto);
+  return w.left;
+}
+
+void left_process_wait::await_suspend(std::coroutine_handle<> h) noexcept {
+  w.waiting = h;
+  via->wait_left(&w);
 }
 
 void link::block(blocked_sender* s) noexcept {
@@ -224,14 +285,14 @@ coro::detail::detached link::write_loop(link* self) {
       if (!self->sock_out_.empty()) {
         std::swap(self->sock_out_, self->inflight_);
         std::swap(self->sock_fds_, self->inflight_fds_);
+        self->inflight_frames_ = std::exchange(self->sock_frames_, 0);
         const bool sent = co_await send_inflight(self);
         if (!sent) break;
+        self->inflight_frames_ = 0;
+        self->resolve_left();
         if (!self->sock_out_.empty()) continue;  // more came meanwhile: they go first
       }
-      if (rs.unpublished) {
-        rs.unpublished = false;
-        if (rs.writer.publish()) self->ring_bell();
-      }
+      if (rs.unpublished) self->publish_ring();
       if (need != 0) {
         if (rs.writer.prepare_sleep(need)) {
           co_await writer_wait{self, false, true};
@@ -251,8 +312,11 @@ coro::detail::detached link::write_loop(link* self) {
     }
     std::swap(self->out_, self->inflight_);
     std::swap(self->out_fds_, self->inflight_fds_);
+    self->inflight_frames_ = std::exchange(self->backlog_frames_, 0);
     const bool sent = co_await send_inflight(self);
     if (!sent) break;
+    self->inflight_frames_ = 0;
+    self->resolve_left();
     if (self->out_.size() < low_watermark) self->wake_blocked();
   }
   self->watch_.close();
@@ -260,6 +324,9 @@ coro::detail::detached link::write_loop(link* self) {
   self->out_.clear();
   self->out_pos_ = 0;
   self->wake_blocked();
+  // Whatever had not left by now never will.
+  self->resolve_left();
+  self->resolve_left(true);
   self->writer_running_ = false;
   runtime& rt = self->rt_;
   rt.release_link(self);  // may destroy *self

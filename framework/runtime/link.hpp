@@ -128,6 +128,24 @@ class link final : private uv::fd_watch_sink {
   /// Whether ordinary (bounded) sends should wait.
   [[nodiscard]] bool congested() const noexcept { return out_.size() - out_pos_ >= high_watermark; }
 
+  /// A coroutine waiting until frames have left this process (wait_left).
+  struct left_waiter {
+    std::uint64_t upto = 0;  ///< frames, counted as appended()
+    std::coroutine_handle<> waiting;
+    bool left = false;  ///< set before it is resumed: false if the link failed first
+    left_waiter* next = nullptr;
+  };
+  /// Frames appended so far: a position for left_process() and wait_left().
+  [[nodiscard]] std::uint64_t appended() const noexcept { return appended_; }
+  /// Whether the first `upto` frames appended have left this process
+  /// (written to the socket, or made visible in the peer's ring), so that
+  /// they reach the peer even if this process is killed now. Ring frames
+  /// that only wait to be made visible are made visible at once.
+  [[nodiscard]] bool left_process(std::uint64_t upto) noexcept;
+  /// Resumes `w` once its frames have left this process, or the link has
+  /// failed (w->left false). `w` must stay alive until then.
+  void wait_left(left_waiter* w) noexcept;
+
   /// Offers the peer to move this link onto shared-memory rings of
   /// `capacity` bytes each (a power of two, at least 4096). Frames keep
   /// flowing over the socket until the peer accepts; a peer that refuses
@@ -151,6 +169,8 @@ class link final : private uv::fd_watch_sink {
     if (ring_ != nullptr && ring_->out_active && out_.size() == out_pos_) {
       switch (append_to_ring(h, msg)) {
         case ring_put::done:
+          ++appended_;
+          ++unpublished_frames_;
           return {};
         case ring_put::too_large:
           return too_large(base::type_name<T>());
@@ -174,6 +194,8 @@ class link final : private uv::fd_watch_sink {
       return carries_fds(base::type_name<T>());
     }
     adopt_fds(at, scratch_fds_);
+    ++appended_;
+    ++backlog_frames_;
     flush();
     return {};
   }
@@ -313,6 +335,17 @@ class link final : private uv::fd_watch_sink {
 
   void flush() noexcept;
   void wake_blocked() noexcept;
+  // Frames appended that have not left the process (see left_process):
+  // gone() only grows, as frames leave in the order they were appended.
+  [[nodiscard]] std::uint64_t frames_held() const noexcept {
+    return backlog_frames_ + sock_frames_ + inflight_frames_ + unpublished_frames_;
+  }
+  [[nodiscard]] std::uint64_t gone() const noexcept { return appended_ - frames_held(); }
+  // Makes committed ring records visible (and rings the peer if it sleeps).
+  void publish_ring() noexcept;
+  // Resumes the waiters whose frames have left; with `failed`, all of the
+  // rest too, as failed.
+  void resolve_left(bool failed = false) noexcept;
   static coro::detail::detached write_loop(link* self);
   // Sends inflight_ (with inflight_fds_); false when the writer must stop.
   static coro::task<bool> send_inflight(link* self);
@@ -336,6 +369,15 @@ class link final : private uv::fd_watch_sink {
   std::vector<std::byte> sock_out_;          // socket frames while on rings
   std::vector<outgoing_fd> sock_fds_;
   std::unique_ptr<ring_state> ring_;
+  // Frame counts for left_process(): appended, and where the ones not yet
+  // gone wait (out_ past out_pos_, sock_out_, inflight_, committed ring
+  // records not yet published).
+  std::uint64_t appended_ = 0;
+  std::uint64_t backlog_frames_ = 0;
+  std::uint64_t sock_frames_ = 0;
+  std::uint64_t inflight_frames_ = 0;
+  std::uint64_t unpublished_frames_ = 0;
+  left_waiter* left_waiters_ = nullptr;
   std::coroutine_handle<> writer_waiting_;
   blocked_sender* blocked_head_ = nullptr;
   state state_ = state::up;
@@ -355,5 +397,20 @@ class link final : private uv::fd_watch_sink {
 /// through shared memory (if they cannot be had, the socket carries on, and
 /// `who` is named on stderr). False if `f` is no such welcome.
 bool answer_welcome(link& l, const transport::frame_view& f, node_id node, const std::string& who) noexcept;
+
+/// Awaits until every frame the runtime `rt` sent toward node `to` so far
+/// has left the process (true: it reaches that node's runtime even if this
+/// process is killed now), or until the link that leads there failed
+/// first (false). True at once when no link leads there (the node is this
+/// runtime's). Bind it to a variable before awaiting it.
+struct left_process_wait {
+  runtime& rt;
+  node_id to;
+  link::left_waiter w{};
+  link* via = nullptr;
+  bool await_ready() noexcept;
+  void await_suspend(std::coroutine_handle<> h) noexcept;
+  [[nodiscard]] bool await_resume() const noexcept { return w.left; }
+};
 
 }  // namespace troupe::detail

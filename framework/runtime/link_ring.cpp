@@ -219,6 +219,7 @@ void link::switch_out() noexcept {
   out_.clear();
   out_fds_.clear();
   out_pos_ = 0;
+  sock_frames_ += std::exchange(backlog_frames_, 0);
   ring_->out_active = true;
   flush();
 }
@@ -286,6 +287,8 @@ std::size_t link::ring_move_out() noexcept {
     }
     rs.part_done = 0;
     out_pos_ += total;
+    --backlog_frames_;
+    ++unpublished_frames_;
   }
   out_.clear();
   out_fds_.clear();

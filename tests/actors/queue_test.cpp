@@ -60,6 +60,33 @@ task<void> put_range(troupe::queue<int> q, int n) {
   for (int i = 0; i < n; ++i) (void)(co_await q.put(i)).value();
 }
 
+// Puts 0 .. n-1, then kills its own process the moment the last put has
+// returned: every item put() acknowledged must still arrive.
+task<void> put_then_die(troupe::queue<int> q, int n) {
+  for (int i = 0; i < n; ++i) (void)(co_await q.put(i)).value();
+  ::raise(SIGKILL);
+}
+
+void check_killed_producer_loses_nothing() {
+  run_test([]() -> task<void> {
+    constexpr int n = 3000;
+    auto q = troupe::queue<int>::make();
+    process p(put_then_die, q, n);
+    p.start();
+    co_await p.join();
+    CHECK(p.exitcode() == -SIGKILL);
+    int next = 0;
+    for (; next < n; ++next) {
+      auto r = co_await q.get(10s);
+      REQUIRE_MESSAGE(r.has_value(), "item ", next, " of ", n, " was acknowledged and lost");
+      if (*r != next) break;
+    }
+    CHECK(next == n);
+    CHECK((co_await q.try_get()).code() == errc::empty);
+    q.shutdown();
+  });
+}
+
 task<int> get_one(troupe::queue<int> q) { co_return (co_await q.get(5s)).value(); }
 task<void> put_9_once_a_getter_waits(troupe::queue<int> q) {
   const auto give_up = std::chrono::steady_clock::now() + 10s;
@@ -314,6 +341,16 @@ TEST_CASE("a steady producer in another process keeps its credit topped up and l
     CHECK(s.reserved <= 256);
     q.shutdown();
   });
+}
+
+TEST_CASE("a producer SIGKILLed the moment put returns loses nothing it put (shared-memory ring)") {
+  check_killed_producer_loses_nothing();
+}
+
+TEST_CASE("a producer SIGKILLed the moment put returns loses nothing it put (socket only)") {
+  ::setenv("TROUPE_LINK_RINGS", "0", 1);
+  check_killed_producer_loses_nothing();
+  ::unsetenv("TROUPE_LINK_RINGS");
 }
 
 TEST_CASE("a producer killed holding credit gives its reserved room back") {
