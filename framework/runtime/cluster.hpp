@@ -15,6 +15,7 @@
 #include "framework/coro/task.hpp"
 #include "framework/runtime/actor_ref.hpp"
 #include "framework/runtime/process.hpp"
+#include "framework/runtime/remote_process.hpp"
 
 namespace troupe {
 
@@ -59,6 +60,15 @@ class cluster_rank : public detail::remote_spawner<cluster_rank> {
   explicit cluster_rank(int r) noexcept : rank_(r) {}
   /// Its rank.
   [[nodiscard]] int rank() const noexcept { return rank_; }
+  /// Starts `target(args...)` as a child process of the rank's root
+  /// runtime (the rules of process: a free function or captureless lambda,
+  /// encodable arguments) and resumes with its handle once it runs.
+  /// errc::peer_down if the rank is down, or the error that kept it from
+  /// starting.
+  template <class F, class... Args>
+  [[nodiscard]] coro::task<result<remote_process>> start(F target, Args&&... args) const {
+    return detail::start_remote_process(rank_, detail::remote_spec(target, std::forward<Args>(args)...));
+  }
   /// @cond TROUPE_INTERNAL
   coro::task<result<actor_ref>> spawn_remote(detail::raw_function entry, detail::raw_function target,
                                              wire::packed args);
@@ -71,7 +81,7 @@ class cluster_rank : public detail::remote_spawner<cluster_rank> {
 /// How loaded a rank is (what placement::least_loaded compares).
 struct rank_load {
   /// The message's fixed wire type id.
-  static constexpr std::uint64_t troupe_type_id = 27;
+  static constexpr std::uint64_t troupe_type_id = 34;
   /// The host's one-minute load average.
   double loadavg = 0;
   /// Cores the host has.
@@ -121,6 +131,17 @@ template <class F, class... Args>
   if (!r) co_return r.error();
   cluster_rank where(*r);
   auto started = where.spawn(fn, std::move(args)...);
+  co_return co_await std::move(started);
+}
+
+/// Starts `target(args...)` as a child process of the rank `p` picks (see
+/// cluster_rank::start) and resumes with its handle once it runs.
+template <class F, class... Args>
+[[nodiscard]] coro::task<result<remote_process>> start(placement p, F target, Args... args) {
+  auto spec = detail::remote_spec(target, std::move(args)...);
+  auto r = co_await choose(p);
+  if (!r) co_return r.error();
+  auto started = detail::start_remote_process(*r, std::move(spec));
   co_return co_await std::move(started);
 }
 

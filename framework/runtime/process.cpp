@@ -216,6 +216,13 @@ void process::init(process_options options, detail::raw_function entry, detail::
   st.args = std::move(args);
 }
 
+process detail::erased_process(process_options options, raw_function entry, raw_function target,
+                               wire::packed args) {
+  process p;
+  p.init(std::move(options), entry, target, std::move(args));
+  return p;
+}
+
 process::process(process&&) noexcept = default;
 process& process::operator=(process&&) noexcept = default;
 process::~process() = default;

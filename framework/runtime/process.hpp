@@ -116,6 +116,12 @@ result<actor_ref> spawn_class_entry(runtime& rt, raw_function, const wire::packe
   return std::apply([&](auto&... a) { return troupe::spawn<C>(rt, std::move(a)...); }, *args);
 }
 
+/// The entry that runs a process target of type R(A...).
+template <class R, class... A>
+entry_fn process_entry_for(R (*)(A...)) noexcept {
+  return &run_entry<R, A...>;
+}
+
 template <class Fp>
 constexpr raw_function erase(Fp f) noexcept {
   return reinterpret_cast<raw_function>(f);
@@ -203,6 +209,14 @@ class remote_spawner {
   }
 };
 
+}  // namespace detail
+
+class process;
+namespace detail {
+/// A process (not started) that runs `target` through `entry`, the typed
+/// entry of its signature, with encoded `args`: the constructor's work once
+/// the types are erased.
+process erased_process(process_options options, raw_function entry, raw_function target, wire::packed args);
 }  // namespace detail
 
 /// A child process running a function, with Python's Process API.
@@ -293,9 +307,11 @@ class process : public detail::remote_spawner<process> {
  private:
   friend class detail::remote_spawner<process>;
   template <class R, class... A>
-  static detail::entry_fn entry_for(R (*)(A...)) noexcept {
-    return &detail::run_entry<R, A...>;
+  static detail::entry_fn entry_for(R (*f)(A...)) noexcept {
+    return detail::process_entry_for(f);
   }
+  friend process detail::erased_process(process_options options, detail::raw_function entry,
+                                        detail::raw_function target, wire::packed args);
   void init(process_options options, detail::raw_function entry, detail::raw_function target, wire::packed args);
   coro::task<result<actor_ref>> spawn_remote(detail::raw_function entry, detail::raw_function target,
                                              wire::packed args);

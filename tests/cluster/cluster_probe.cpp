@@ -1,10 +1,13 @@
 // The program the cluster tests start under mpirun on fake hosts (and alone):
 // every scenario checks what it can and prints "<scenario>: ok" or the
 // failures, with exit status 0 only when all held.
-//   cluster_probe remote   actors on every rank: requests both ways, a process
-//                          on another rank, placement
-//   cluster_probe lost     the last rank dies (SIGKILL): monitors, requests
-//                          and placement see it gone; the rest carry on
+//   cluster_probe remote   actors on every rank: requests both ways, processes
+//                          on other ranks (started there by one call:
+//                          join, exit codes, exceptions, kill, actors in
+//                          them), placement
+//   cluster_probe lost     the last rank dies (SIGKILL): monitors, requests,
+//                          a process started there and placement see it
+//                          gone; the rest carry on
 //   cluster_probe silent   the last rank's host goes silent (cut off the
 //                          network, the process alive): declared down by
 //                          keepalive
@@ -15,6 +18,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <stdexcept>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -95,6 +99,62 @@ troupe::task<void> nursery(troupe::inbox<start_child> self) {
   }
 }
 
+// Process targets started on a rank by cluster::at(r).start(...).
+int exit_with_rank_plus(int base) { return base + troupe::cluster::rank(); }
+void throw_on_rank() { throw std::runtime_error("thrown on rank " + std::to_string(troupe::cluster::rank())); }
+troupe::task<void> wait_long() { (void)co_await troupe::sleep_for(120s); }
+
+// Starts processes on rank r through the remote process API and checks
+// what comes back.
+troupe::task<void> remote_processes(int r) {
+  const std::string on = " on rank " + std::to_string(r);
+  auto at = troupe::cluster::at(r);
+  auto p = co_await at.start(exit_with_rank_plus, 40);
+  check(p.has_value(), "start a process" + on + (p ? "" : ": " + p.error().describe()));
+  if (!p) co_return;
+  check(p->rank() == r && p->pid() > 0, "its rank and pid" + on);
+  check(troupe::cluster::rank_of(p->node()) == r, "its node is" + on);
+  check(!p->exitcode().has_value(), "no exit code before join" + on);
+  const bool ended = co_await p->join(30s);
+  check(ended && p->exitcode() == 40 + r, "join gives the exit code" + on + " (" +
+                                              std::to_string(p->exitcode().value_or(-1000)) + ")");
+  std::printf("a process started on rank %d: pid %d, exit code %d\n", r, static_cast<int>(p->pid()),
+              p->exitcode().value_or(-1000));
+  // An exception in the target comes back as remote_error.
+  auto t = co_await at.start(throw_on_rank);
+  check(t.has_value(), "start a throwing process" + on);
+  if (t) {
+    bool caught = false;
+    try {
+      (void)co_await t->join(30s);
+    } catch (const troupe::remote_error& e) {
+      caught = e.message() == "thrown on rank " + std::to_string(r) && e.type() == "std::runtime_error";
+    }
+    check(caught, "the target's exception reaches join" + on);
+    check(t->exitcode().has_value() && *t->exitcode() != 0, "a failed target's exit code" + on);
+  }
+  // An actor in it, then kill.
+  auto w = co_await at.start(wait_long);
+  check(w.has_value(), "start a long process" + on);
+  if (w) {
+    auto a = co_await w->spawn(echo);
+    check(a.has_value() && a->node() == w->node(), "spawn an actor in the remote process" + on);
+    if (a) {
+      const where ask;
+      auto there = co_await a->request(ask, 10s);
+      check(there.has_value() && there->rfind(std::to_string(r) + " ", 0) == 0 &&
+                there->find(" " + std::to_string(w->pid())) != std::string::npos,
+            "the actor runs in the remote process" + on);
+    }
+    const bool not_yet = co_await w->join(100ms);
+    check(!not_yet, "join times out while it runs" + on);
+    auto k = co_await w->kill();
+    check(k.has_value(), "kill" + on);
+    const bool killed = co_await w->join(30s);
+    check(killed && w->exitcode() == -SIGKILL, "a killed process's exit code" + on);
+  }
+}
+
 troupe::task<int> remote() {
   using troupe::cluster::rank;
   using troupe::cluster::size;
@@ -147,6 +207,14 @@ troupe::task<int> remote() {
       }
     }
   }
+  for (int r = 0; r < size(); ++r) co_await remote_processes(r);
+  const auto placed = troupe::placement::on_rank(size() - 1);
+  auto via_placement = co_await troupe::cluster::start(placed, exit_with_rank_plus, 3);
+  check(via_placement.has_value() && via_placement->rank() == size() - 1, "start a process by placement");
+  if (via_placement) {
+    const bool ended = co_await via_placement->join(30s);
+    check(ended && via_placement->exitcode() == 3 + size() - 1, "the placed process's exit code");
+  }
   // Placement.
   const auto anywhere = troupe::placement::anywhere();
   auto any = co_await troupe::cluster::spawn(anywhere, echo);
@@ -171,6 +239,8 @@ troupe::task<int> lost() {
   const int victim = size() - 1;
   auto doomed = co_await troupe::cluster::at(victim).spawn(echo);
   auto spare = co_await troupe::cluster::at(1).spawn(echo);
+  auto stranded = co_await troupe::cluster::at(victim).start(wait_long);
+  check(stranded.has_value(), "a process on the doomed rank");
   check(doomed.has_value() && spare.has_value(), "spawn on ranks 1 and the last");
   if (!doomed || !spare) co_return 1;
   auto box = troupe::open_inbox<troupe::down>(rt);
@@ -198,6 +268,16 @@ troupe::task<int> lost() {
   auto r = co_await doomed->request(two, 10s);
   check(!r && r.code() == troupe::errc::peer_down, "a request to the dead rank fails with peer_down" + (r ? std::string(": it answered") : ": " + r.error().describe()));
   check(!troupe::cluster::up(victim), "the dead rank is down");
+  if (stranded) {
+    std::string why = "it returned";
+    try {
+      (void)co_await stranded->join(30s);
+    } catch (const troupe::error_exception& e) {
+      why = e.what();
+      if (e.code() == troupe::errc::peer_down) why.clear();
+    }
+    check(why.empty(), "join on a process of the dead rank fails with peer_down: " + why);
+  }
   check(troupe::cluster::up_ranks().size() == static_cast<std::size_t>(size() - 1), "the others are up");
   const auto on_victim = troupe::placement::on_rank(victim);
   auto there = co_await troupe::cluster::spawn(on_victim, echo);
