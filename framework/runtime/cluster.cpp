@@ -34,9 +34,8 @@
 #include "framework/transport/auth.hpp"
 #include "framework/uv/timeout.hpp"
 
-#if TROUPE_HAVE_MPI
-#include <mpi.h>
-#endif
+#include <dlfcn.h>
+#include <sys/stat.h>
 
 namespace troupe::detail {
 
@@ -124,19 +123,54 @@ struct wire_member {
 #if TROUPE_HAVE_MPI
 // MPI is used for this alone: each rank's address and node, and the
 // session key from rank 0. It is finalized before the program goes on,
-// so it carries no data and polls nothing afterwards.
+// so it carries no data and polls nothing afterwards. MPI lives in a
+// module loaded only here (framework/runtime/cluster_mpi.cpp): linked into
+// every program, its libraries would slow down the start of every process.
+struct mpi_module {
+  using start_fn = const char* (*)(int*, int*);
+  using exchange_fn = const char* (*)(const void*, std::size_t, void*, unsigned char*);
+  start_fn start = nullptr;
+  exchange_fn exchange = nullptr;
+};
+
+mpi_module load_mpi_module() {
+  std::vector<std::string> candidates;
+  if (const char* e = std::getenv("TROUPE_MPI_MODULE"); e != nullptr && *e != '\0') candidates.emplace_back(e);
+  candidates.emplace_back(TROUPE_MPI_MODULE_BUILD);
+  candidates.emplace_back(TROUPE_MPI_MODULE_INSTALL);
+  std::string tried;
+  for (const std::string& path : candidates) {
+    struct stat sb {};
+    if (::stat(path.c_str(), &sb) != 0) {
+      tried += "\n  " + path + ": not there";
+      continue;
+    }
+    // Global: Open MPI's own plugins resolve symbols of libmpi.
+    void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
+    if (h == nullptr) {
+      const char* why = ::dlerror();
+      tried += "\n  " + path + ": " + (why != nullptr ? why : "dlopen failed");
+      continue;
+    }
+    mpi_module m;
+    m.start = reinterpret_cast<mpi_module::start_fn>(::dlsym(h, "troupe_mpi_start"));
+    m.exchange = reinterpret_cast<mpi_module::exchange_fn>(::dlsym(h, "troupe_mpi_exchange"));
+    if (m.start != nullptr && m.exchange != nullptr) return m;
+    tried += "\n  " + path + ": not troupe's MPI module";
+  }
+  give_up("troupe's MPI module could not be loaded (set TROUPE_MPI_MODULE to libtroupe_mpi.so):" + tried);
+}
+
 void exchange(launched& me, wire_member mine, std::vector<wire_member>& all, transport::auth_key& key) {
-  int provided = 0;
-  if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SINGLE, &provided) != MPI_SUCCESS) give_up("MPI_Init failed");
-  MPI_Comm_rank(MPI_COMM_WORLD, &me.rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &me.size);
+  const mpi_module mpi = load_mpi_module();
+  if (const char* why = mpi.start(&me.rank, &me.size)) give_up(why);
+  if (me.size < 1) give_up("MPI reports no ranks");
   all.resize(static_cast<std::size_t>(me.size));
-  if (MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all.data(), sizeof mine, MPI_BYTE, MPI_COMM_WORLD) != MPI_SUCCESS)
-    give_up("MPI_Allgather failed");
-  key.bytes.resize(32);
-  if (me.rank == 0) key = transport::make_auth_key();
-  if (MPI_Bcast(key.bytes.data(), 32, MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS) give_up("MPI_Bcast failed");
-  MPI_Finalize();
+  // Every rank draws one; the broadcast keeps rank 0's.
+  key = transport::make_auth_key();
+  if (key.bytes.size() != 32) give_up("a session key must be 32 bytes");
+  if (const char* why = mpi.exchange(&mine, sizeof mine, all.data(), reinterpret_cast<unsigned char*>(key.bytes.data())))
+    give_up(why);
 }
 #endif
 
