@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -75,29 +76,35 @@ class [[nodiscard]] result<void> {
  public:
   /// Success.
   result() = default;
-  /// Holds an error.
-  result(troupe::error e) : error_(std::move(e)) {}
+  /// Holds an error (success if its code is errc::ok).
+  result(troupe::error e) {
+    if (e.code != errc::ok) error_.emplace(std::move(e));
+  }
   /// Holds an error with just a code.
-  result(errc code) : error_(troupe::error{code}) {}
+  result(errc code) {
+    if (code != errc::ok) error_.emplace(code);
+  }
 
   /// True on success.
-  [[nodiscard]] bool has_value() const noexcept { return error_.code == errc::ok; }
+  [[nodiscard]] bool has_value() const noexcept { return !error_.has_value(); }
   /// has_value().
   explicit operator bool() const noexcept { return has_value(); }
   /// Throws error_exception holding the error, if there is one.
   void value() const {
-    if (!has_value()) throw error_exception(error_);
+    if (!has_value()) throw error_exception(*error_);
   }
   /// The error; only valid when !has_value().
   [[nodiscard]] const troupe::error& error() const {
     TROUPE_ASSERT(!has_value(), "result::error() called on a value");
-    return error_;
+    return *error_;
   }
   /// errc::ok on success, the error's code otherwise.
-  [[nodiscard]] errc code() const noexcept { return error_.code; }
+  [[nodiscard]] errc code() const noexcept { return error_ ? error_->code : errc::ok; }
 
  private:
-  troupe::error error_;
+  // Empty on success, so passing a success along (the common case, several
+  // moves per awaited operation) copies no string.
+  std::optional<troupe::error> error_;
 };
 
 }  // namespace troupe
