@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -13,6 +14,7 @@
 #include "actors/common/protocol.hpp"
 #include "actors/queue/queue_actor.hpp"
 #include "actors/queue/queue_messages.hpp"
+#include "framework/coro/ready_or.hpp"
 #include "framework/runtime/spawn.hpp"
 #include "framework/wire/codec.hpp"
 
@@ -29,11 +31,15 @@ namespace troupe {
 /// directly, with no message. Elsewhere put() waits for
 /// the server's answer only when it must: with each answer the server may
 /// grant credit — room it reserves for this handle's next puts — and those
-/// puts are sent without waiting for the server. Either way put() returns
-/// only once the item has left the producer's process (it is in the
-/// server's runtime, in the kernel's socket buffer, or visible in the
-/// server's shared-memory ring), so an item put is delivered even if the
-/// producer is killed right after. A consumer
+/// puts are sent without waiting for the server. With its first credit a
+/// handle family also gets a lane (queue_lane.hpp): a shared-memory ring
+/// straight into the server, with credit of its own that the server
+/// renews as it reads, so a steady producer's put of a small item is one
+/// record written there and completes without suspending. Either way put()
+/// returns only once the item has left the producer's process (it is in
+/// the server's runtime, in the kernel's socket buffer, or visible in a
+/// shared-memory ring the server reads), so an item put is delivered even
+/// if the producer is killed right after. A consumer
 /// whose process dies while waiting in get() takes nothing with it. Every
 /// wait takes an optional timeout (enforced by the
 /// server, so an item is never handed to a waiter that already gave up) and
@@ -61,35 +67,45 @@ class queue : public actors::protocol_handle {
   }
 
   /// Puts an item, waiting for room while the queue is full (or sending it
-  /// at once under credit).
-  [[nodiscard]] coro::task<result<void>> put(T item, std::optional<std::chrono::nanoseconds> timeout = actors::forever,
-                                             std::stop_token stop = {}) const {
+  /// at once under credit). Completes without suspending when it need not
+  /// wait: beside the server, or through this process's lane.
+  [[nodiscard]] coro::ready_or<result<void>> put(T item,
+                                                 std::optional<std::chrono::nanoseconds> timeout = actors::forever,
+                                                 std::stop_token stop = {}) const {
+    fast_put f = put_now(item, true, stop);
+    if (f.done) return std::move(*f.done);
+    if (f.wake_lane != 0) return send_wake(server_, f.wake_lane);
     return put_impl(std::move(item), true, timeout, std::move(stop));
   }
   /// Puts without waiting for room: errc::full if there is none (the answer
   /// comes from the server unless the handle holds credit).
-  [[nodiscard]] coro::task<result<void>> try_put(T item) const {
+  [[nodiscard]] coro::ready_or<result<void>> try_put(T item) const {
+    fast_put f = put_now(item, false, {});
+    if (f.done) return std::move(*f.done);
+    if (f.wake_lane != 0) return send_wake(server_, f.wake_lane);
     return put_impl(std::move(item), false, actors::forever, {});
   }
 
-  /// Takes the oldest item, waiting while the queue is empty.
-  [[nodiscard]] coro::task<result<T>> get(std::optional<std::chrono::nanoseconds> timeout = actors::forever,
-                                          std::stop_token stop = {}) const {
-    if (auto* q = local_core(); q != nullptr && !q->items.empty() && !stop.stop_requested()) co_return q->take();
-    auto ticket = actors::detail::next_ticket();
-    actors::detail::queue_get<T> m{here(), ticket, actors::detail::deadline_of(timeout), true};
-    co_return co_await actors::detail::ask<T>(server_, std::move(m), actors::detail::queue_withdraw{here(), ticket},
-                                              actors::detail::local_timeout(timeout), std::move(stop));
+  /// Takes the oldest item, waiting while the queue is empty. Completes
+  /// without suspending when the server runs in this runtime and holds an
+  /// item.
+  [[nodiscard]] coro::ready_or<result<T>> get(std::optional<std::chrono::nanoseconds> timeout = actors::forever,
+                                              std::stop_token stop = {}) const {
+    if (auto* q = local_core(); q != nullptr && !stop.stop_requested()) {
+      if (q->items.empty()) q->drain_lanes();
+      if (!q->items.empty()) return result<T>{q->take()};
+    }
+    return get_wait(server_, timeout, std::move(stop));
   }
   /// Takes an item without waiting: errc::empty if there is none.
-  [[nodiscard]] coro::task<result<T>> try_get() const {
+  [[nodiscard]] coro::ready_or<result<T>> try_get() const {
     if (auto* q = local_core()) {
-      if (!q->items.empty()) co_return q->take();
-      if (q->closed) co_return error{errc::closed, "the queue is closed and empty"};
-      co_return error{errc::empty, "the queue is empty"};
+      if (q->items.empty()) q->drain_lanes();
+      if (!q->items.empty()) return result<T>{q->take()};
+      if (q->closed) return result<T>{error{errc::closed, "the queue is closed and empty"}};
+      return result<T>{error{errc::empty, "the queue is empty"}};
     }
-    actors::detail::queue_get<T> m{here(), 0, 0, false};
-    co_return co_await server_.request<T>(std::move(m), std::chrono::nanoseconds::max());
+    return try_get_remote(server_);
   }
 
   /// Items waiting (a snapshot: others may change it at once).
@@ -128,9 +144,65 @@ class queue : public actors::protocol_handle {
   /// The server's address (to monitor it, or send it on).
   [[nodiscard]] actor_ref ref() const noexcept { return server_; }
 
+  /// This handle family's lane into the server in this process, once the
+  /// server granted one (null before, or with lanes off): for diagnostics
+  /// and tests.
+  [[nodiscard]] actors::detail::lane_writer* lane() const noexcept {
+    return credit_ ? credit_->lane.load(std::memory_order_acquire) : nullptr;
+  }
+
   /// @cond TROUPE_INTERNAL
  protected:
   static node_id here() { return runtime::current().node(); }
+
+  static coro::task<result<T>> get_wait(actor_ref server, std::optional<std::chrono::nanoseconds> timeout,
+                                        std::stop_token stop) {
+    auto ticket = actors::detail::next_ticket();
+    actors::detail::queue_get<T> m{here(), ticket, actors::detail::deadline_of(timeout), true};
+    actors::detail::queue_withdraw withdraw{here(), ticket};
+    co_return co_await actors::detail::ask<T>(server, std::move(m), withdraw, actors::detail::local_timeout(timeout),
+                                              std::move(stop));
+  }
+  static coro::task<result<T>> try_get_remote(actor_ref server) {
+    actors::detail::queue_get<T> m{here(), 0, 0, false};
+    co_return co_await server.request<T>(std::move(m), std::chrono::nanoseconds::max());
+  }
+
+  // A put that needs nothing awaited: beside the server, or one record in
+  // the lane. Otherwise (done empty, wake_lane 0) the item is untouched and
+  // put_impl takes over; wake_lane: written, but the server sleeps and the
+  // wake-up could not be sent without waiting.
+  struct fast_put {
+    std::optional<result<void>> done;
+    std::uint64_t wake_lane = 0;
+  };
+  fast_put put_now(T& item, bool wait, const std::stop_token& stop) const {
+    if (auto* q = local_core()) {
+      if (stop.stop_requested()) return {};
+      if (q->closed) return {result<void>{error{errc::closed, "put on a closed queue"}}};
+      if (!q->getters.empty() || q->room()) {
+        q->deliver(std::move(item));
+        return {result<void>{}};
+      }
+      if (!wait) return {result<void>{error{errc::full, "the queue is full"}}};
+      return {};
+    }
+    actors::detail::lane_writer* lw = lane_here();
+    if (lw == nullptr || credit_->ahead_msgs.load(std::memory_order_relaxed) != lw->clean_upto ||
+        !lw->has_credit() || runtime::current().route(server_.node()) == nullptr)
+      return {};
+    using outcome = actors::detail::lane_writer::outcome;
+    const outcome out = lw->put(item);
+    if (out != outcome::written && out != outcome::written_wake) return {};
+    lw->starved = false;
+    if (out == outcome::written_wake && !server_.try_send(actors::detail::queue_lane_wake{lw->id})) return {{}, lw->id};
+    return {result<void>{}};
+  }
+  static coro::task<result<void>> send_wake(actor_ref server, std::uint64_t lane) {
+    actors::detail::queue_lane_wake wake{lane};
+    co_await server.send(wake);
+    co_return result<void>{};
+  }
 
   // put (wait) and try_put (!wait): beside the server the item is handed
   // over directly; elsewhere it goes ahead under credit, or asks the server.
@@ -144,6 +216,37 @@ class queue : public actors::protocol_handle {
       }
       if (!wait) co_return error{errc::full, "the queue is full"};
     }
+    // A lane with credit: one record in shared memory, no message.
+    actors::detail::lane_writer* lw = lane_here();
+    if (lw != nullptr && credit_->ahead_msgs.load(std::memory_order_relaxed) != lw->clean_upto)
+      lw = co_await clean_lane(lw);
+    using outcome = actors::detail::lane_writer::outcome;
+    if (lw != nullptr && !lw->has_credit() && !lw->starved) {
+      // The consumers are behind: they read the lane (and so renew its
+      // credit) a batch at a time. Waiting a few loop turns for that is far
+      // cheaper than the message way; if it does not come, the message way
+      // it is, until the credit is back.
+      for (int turn = 0; turn < 256 && !lw->has_credit(); ++turn) co_await uv::yield(runtime::current().loop());
+      if (!lw->has_credit()) lw->starved = true;
+    }
+    if (lw != nullptr && lw->has_credit()) {
+      lw->starved = false;
+      if (runtime::current().route(server_.node()) == nullptr)
+        co_return error{errc::peer_down, "the queue's server was lost"};
+      outcome out = lw->put(item);
+      if (out == outcome::no_room && !lw->broken) {
+        if (auto drained = co_await drain_lane(lw->id); !drained) co_return drained.error();
+        out = lw->put(item);
+        // Drained, the ring is empty: if it still has no room, messages
+        // from now on cannot overtake anything in it.
+        if (out == outcome::no_room) lw->broken = true;
+      }
+      if (out == outcome::written_wake) {
+        actors::detail::queue_lane_wake wake{lw->id};
+        co_await server_.send(wake);
+      }
+      if (out == outcome::written || out == outcome::written_wake) co_return result<void>{};
+    }
     bool ahead_ok = take_credit();
     if (!ahead_ok && credit_ && credit_->asking.load(std::memory_order_relaxed)) {
       // The answer to the ask sent at half credit is most likely already
@@ -153,6 +256,23 @@ class queue : public actors::protocol_handle {
     }
     if (ahead_ok) {
       actors::detail::queue_put_ahead<T> ahead{std::move(item), here()};
+      if (lw != nullptr && !lw->broken) {
+        // Behind a mark in the lane, so it keeps its place among the
+        // records written before and after it.
+        std::optional<std::uint64_t> mark = lw->mark();
+        if (!mark && !lw->broken) {
+          if (auto drained = co_await drain_lane(lw->id); !drained) co_return drained.error();
+          mark = lw->mark();
+          if (!mark) lw->broken = true;
+        }
+        if (mark) {
+          ahead.lane = lw->id;
+          ahead.mark = *mark;
+        }
+      }
+      // Sent as a message: a lane item written later must wait until the
+      // server is known to have handled it (see clean_lane).
+      if (ahead.lane == 0) credit_->ahead_msgs.fetch_add(1, std::memory_order_relaxed);
       co_await server_.send(std::move(ahead));
       refill_credit();
       // Acknowledged only once it has left this process: a kill after
@@ -174,6 +294,7 @@ class queue : public actors::protocol_handle {
     }
     if (!granted) co_return granted.error();
     add_credit(*granted);
+    if (*granted > 0) open_lane_once();
     co_return result<void>{};
   }
 
@@ -192,6 +313,12 @@ class queue : public actors::protocol_handle {
     std::atomic<std::uint32_t> left{0};
     std::atomic<std::uint32_t> last_grant{0};
     std::atomic<bool> asking{false};  // a queue_credit_ask is on its way
+    // The lane (queue_lane.hpp), once the server granted one; and the puts
+    // sent ahead as messages outside it, so far.
+    std::atomic<bool> lane_asked{false};
+    std::atomic<actors::detail::lane_writer*> lane{nullptr};
+    std::unique_ptr<actors::detail::lane_writer> lane_owner;
+    std::atomic<std::uint64_t> ahead_msgs{0};
   };
   bool take_credit() const noexcept {
     if (!credit_ || credit_->node.load(std::memory_order_relaxed) != here()) return false;
@@ -222,6 +349,49 @@ class queue : public actors::protocol_handle {
     auto granted = co_await server.request<std::uint32_t>(actors::detail::queue_credit_ask{here()});
     if (granted) add_credit(*c, *granted);
     c->asking.store(false, std::memory_order_relaxed);
+  }
+
+  // This runtime's lane into the server, if it has a usable one.
+  // The lane, once nothing sent ahead as a message can still be on its way
+  // (else a record would overtake it): one round trip confirms the server
+  // has handled them. Null: send a message this time.
+  actors::detail::lane_writer* lane_here() const noexcept {
+    if (!credit_) return nullptr;
+    actors::detail::lane_writer* lw = credit_->lane.load(std::memory_order_acquire);
+    return lw != nullptr && lw->node == here() && !lw->broken ? lw : nullptr;
+  }
+  coro::task<actors::detail::lane_writer*> clean_lane(actors::detail::lane_writer* lw) const {
+    const std::uint64_t sent = credit_->ahead_msgs.load(std::memory_order_relaxed);
+    if (auto drained = co_await drain_lane(lw->id); !drained) co_return nullptr;
+    lw->clean_upto = std::max(lw->clean_upto, sent);
+    co_return credit_->ahead_msgs.load(std::memory_order_relaxed) == lw->clean_upto && !lw->broken ? lw : nullptr;
+  }
+  coro::task<result<void>> drain_lane(std::uint64_t lane) const {
+    actors::detail::queue_lane_drain m{lane};
+    co_return co_await server_.request<void>(m);
+  }
+  // With its first credit, a handle family asks the server for a lane.
+  void open_lane_once() const {
+    if (!actors::detail::lanes_enabled() || credit_->lane_asked.exchange(true, std::memory_order_relaxed)) return;
+    (void)spawn(runtime::current(), &queue::open_lane, server_, credit_);
+  }
+  static coro::task<void> open_lane(inbox<down> self, actor_ref server, std::shared_ptr<credit_state> c) {
+    (void)self;
+    actors::detail::queue_lane_open m{here()};
+    auto grant = co_await server.request<actors::detail::queue_lane_grant>(m);
+    if (!grant || !grant->ring.segment) co_return;
+    const std::shared_ptr<transport::shm_segment>& seg = grant->ring.segment;
+    auto parts = actors::detail::lane_open(*seg);
+    if (!parts) co_return;
+    seg->keep_from_forks();
+    auto lw = std::make_unique<actors::detail::lane_writer>();
+    lw->node = here();
+    lw->id = grant->lane;
+    lw->segment = seg;
+    lw->control = parts->control;
+    lw->ring = transport::ring_writer(parts->ring);
+    c->lane_owner = std::move(lw);
+    c->lane.store(c->lane_owner.get(), std::memory_order_release);
   }
 
   actor_ref server_;

@@ -3,8 +3,13 @@
 #include <cstdint>
 #include <algorithm>
 #include <deque>
+#include <cstring>
 #include <map>
+#include <memory>
+#include <optional>
+#include <span>
 #include <typeinfo>
+#include <vector>
 #include <unordered_map>
 
 #include "actors/common/protocol.hpp"
@@ -24,7 +29,8 @@ inline constexpr std::uint64_t queue_credit_batch = 256;
 
 template <class T>
 using queue_inbox = inbox<queue_put<T>, queue_get<T>, queue_withdraw, queue_query, queue_close, queue_task_done,
-                          queue_join, down, queue_put_ahead<T>, queue_credit_ask>;
+                          queue_join, down, queue_put_ahead<T>, queue_credit_ask, queue_lane_open, queue_lane_wake,
+                          queue_lane_drain>;
 
 /// The state of one queue: its items, the waiting putters and getters, the
 /// count of unfinished tasks and the credit granted. The server actor owns
@@ -49,7 +55,161 @@ struct queue_core {
   std::map<node_id, std::uint64_t> credit;  // granted and not yet used, per client
   std::uint64_t reserved = 0;               // their sum
 
+  // The producers' lanes (queue_lane.hpp): read before every message the
+  // server handles and whenever a local get finds the queue empty, so an
+  // item in a lane is never behind one its producer sent later.
+  struct lane {
+    std::uint64_t id = 0;
+    node_id client = 0;
+    std::shared_ptr<transport::shm_segment> segment;
+    lane_control* control = nullptr;
+    transport::ring_reader reader;
+    std::uint64_t granted = 0;   // lane credit granted in all
+    std::uint64_t received = 0;  // items read
+    std::optional<std::uint64_t> stopped_at;  // at a mark, until its message is delivered
+    bool asleep = false;                      // told the client to wake us
+    bool dead = false;
+  };
+  std::vector<lane> lanes;
+  std::uint64_t next_lane = 1;
+  std::uint64_t lane_items = 0;
+  std::uint64_t lanes_dropped = 0;
+
   [[nodiscard]] bool room() const noexcept { return items.size() + reserved < capacity; }
+  // A put sent under credit arrived: its room was reserved.
+  void spend_credit(node_id client) noexcept {
+    auto it = credit.find(client);
+    if (it != credit.end() && it->second > 0) {
+      --it->second;
+      --reserved;
+    }
+  }
+
+  result<queue_lane_grant> open_lane(node_id client) {
+    auto made = make_lane();
+    if (!made) return made.error();
+    lane l;
+    l.id = next_lane++;
+    l.client = client;
+    l.segment = made->first;
+    l.control = made->second.control;
+    l.reader = transport::ring_reader(made->second.ring);
+    top_up(l);
+    lanes.push_back(std::move(l));
+    return queue_lane_grant{lanes.back().id, lane_segment{std::move(made->first)}};
+  }
+  lane* find_lane(std::uint64_t id) noexcept {
+    for (auto& l : lanes)
+      if (l.id == id && !l.dead) return &l;
+    return nullptr;
+  }
+  // Reads the lane up to its end or its next mark. A ring that breaks the
+  // rules (its producer wrote over its indices or records) is closed: the
+  // producer loses its lane, nobody else loses anything.
+  void drain(lane& l) {
+    while (!l.dead && !l.stopped_at) {
+      auto rec = l.reader.peek();
+      if (!rec) return drop(l);
+      if (!*rec) break;
+      std::span<const std::byte> bytes = **rec;
+      if (bytes.empty()) return drop(l);
+      if (bytes[0] == lane_item) {
+        wire::reader r(bytes.subspan(1));
+        T item{};
+        if (!wire::decode(r, item) || r.remaining() != 0) return drop(l);
+        l.reader.consume();
+        if (l.received++ < l.granted) --reserved;
+        ++lane_items;
+        deliver(std::move(item));
+      } else if (bytes[0] == lane_mark && bytes.size() == 1 + sizeof(std::uint64_t)) {
+        std::uint64_t n = 0;
+        std::memcpy(&n, bytes.data() + 1, sizeof n);
+        l.reader.consume();
+        l.stopped_at = n;
+      } else {
+        return drop(l);
+      }
+    }
+    if (l.dead) return;
+    (void)l.reader.release();  // the producer never sleeps for room
+    top_up(l);
+  }
+  // Raises the lane's credit back towards lane_window once half of it is
+  // used, reserving that room (at most a quarter of what is free, as
+  // grant() does).
+  void top_up(lane& l) noexcept {
+    const std::uint64_t out = l.granted > l.received ? l.granted - l.received : 0;
+    if (closed || out > lane_window / 2) return;
+    const std::uint64_t used = items.size() + reserved;
+    const std::uint64_t g = std::min(lane_window - out, used < capacity ? (capacity - used) / 4 : 0);
+    if (g == 0) return;
+    l.granted += g;
+    reserved += g;
+    l.control->granted.store(l.granted, std::memory_order_release);
+  }
+  // Closes a lane: the room reserved for credit it did not use is free again.
+  void close_lane(lane& l) noexcept {
+    if (l.granted > l.received) reserved -= l.granted - l.received;
+    l.granted = l.received;
+    l.dead = true;
+  }
+  void drop(lane& l) {
+    close_lane(l);
+    ++lanes_dropped;
+  }
+  void drain_lanes() {
+    if (lanes.empty()) return;
+    for (auto& l : lanes) drain(l);
+    std::erase_if(lanes, [](const lane& l) { return l.dead; });
+  }
+  // The item behind a mark arrived: deliver it in its place, then read on.
+  void deliver_marked(std::uint64_t lane_id, std::uint64_t mark, T&& item) {
+    lane* l = find_lane(lane_id);
+    deliver(std::move(item));
+    if (l != nullptr && l->stopped_at == mark) {
+      l->stopped_at.reset();
+      drain(*l);
+      std::erase_if(lanes, [](const lane& x) { return x.dead; });
+    }
+  }
+  // Getters wait: every lane's reader announces it sleeps, so the next
+  // record its producer publishes comes with a wake-up message. A record
+  // that arrived meanwhile is read first.
+  void sleep_lanes() {
+    bool again = true;
+    while (again && !getters.empty()) {
+      again = false;
+      for (auto& l : lanes) {
+        if (l.asleep || l.stopped_at || l.dead) continue;
+        if (l.reader.prepare_sleep()) {
+          l.asleep = true;
+        } else {
+          drain(l);
+          again = true;
+        }
+      }
+    }
+    std::erase_if(lanes, [](const lane& x) { return x.dead; });
+  }
+  void lane_woken(std::uint64_t lane_id) {
+    if (lane* l = find_lane(lane_id)) {
+      l->asleep = false;
+      l->reader.woke();
+      drain(*l);
+    }
+  }
+  // A client's process died: what its lanes hold was published before, so
+  // it is delivered; then the lanes close.
+  void forget_lanes(node_id client) {
+    for (auto& l : lanes) {
+      if (l.client != client) continue;
+      l.stopped_at.reset();  // the message behind a mark will never come
+      drain(l);
+      if (!l.dead) close_lane(l);
+    }
+    admit();
+    std::erase_if(lanes, [](const lane& x) { return x.dead; });
+  }
   std::uint32_t grant(node_id client) {
     if (closed || items.size() + reserved >= capacity) return 0;
     const std::uint64_t g = std::min<std::uint64_t>(queue_credit_batch, (capacity - items.size() - reserved) / 4);
@@ -92,7 +252,8 @@ struct queue_core {
     expire(joiners, timed_out);
   }
   [[nodiscard]] queue_status status() const {
-    return queue_status{items.size(), maxsize, unfinished, getters.size(), putters.size(), closed, reserved};
+    return queue_status{items.size(), maxsize,  unfinished, getters.size(), putters.size(),
+                        closed,       reserved, lanes.size(), lane_items, lanes_dropped};
   }
 };
 
@@ -106,17 +267,31 @@ inline std::unordered_map<actor_ref, local_queue_entry>& local_queue_cores() {
   thread_local std::unordered_map<actor_ref, local_queue_entry> cores;
   return cores;
 }
+/// The last lookup, valid while no server of this thread started or ended
+/// since (a get or put loop asks for the same queue each time).
+struct local_queue_last {
+  std::uint64_t generation = 0;  // of the table when looked up; 0: none
+  actor_ref ref;
+  local_queue_entry entry;
+};
+inline thread_local std::uint64_t local_queue_generation = 1;
+inline thread_local local_queue_last local_queue_cached;
 
 /// The state of the queue served by `server` if that server runs in this
 /// thread's runtime (and serves items of type T), else null. Valid until
 /// the caller next suspends.
 template <class T>
 queue_core<T>* local_queue_core(actor_ref server) {
-  auto& cores = local_queue_cores();
-  if (cores.empty()) return nullptr;
-  auto it = cores.find(server);
-  if (it == cores.end() || *it->second.type != typeid(T)) return nullptr;
-  return static_cast<queue_core<T>*>(it->second.core);
+  local_queue_last& last = local_queue_cached;
+  if (last.generation != local_queue_generation || last.ref != server) {
+    auto& cores = local_queue_cores();
+    auto it = cores.find(server);
+    last.generation = local_queue_generation;
+    last.ref = server;
+    last.entry = it == cores.end() ? local_queue_entry{} : it->second;
+  }
+  if (last.entry.core == nullptr || *last.entry.type != typeid(T)) return nullptr;
+  return static_cast<queue_core<T>*>(last.entry.core);
 }
 
 /// The server of a queue: owns the items, the waiting putters and getters,
@@ -139,10 +314,14 @@ coro::task<void> queue_server(queue_inbox<T> self, std::uint64_t maxsize) {
     actor_ref ref;
     publication(actor_ref r, queue_core<T>* core) : ref(r) {
       local_queue_cores()[r] = local_queue_entry{core, &typeid(T)};
+      ++local_queue_generation;
     }
     publication(const publication&) = delete;
     publication& operator=(const publication&) = delete;
-    ~publication() { local_queue_cores().erase(ref); }
+    ~publication() {
+      local_queue_cores().erase(ref);
+      ++local_queue_generation;
+    }
   } published(self.ref(), &q);
   client_watch clients;
 
@@ -155,6 +334,9 @@ coro::task<void> queue_server(queue_inbox<T> self, std::uint64_t maxsize) {
       }
       co_return;
     }
+    // What the producers' lanes hold was published before this message
+    // was sent (if they are the same client), so it goes first.
+    q.drain_lanes();
     switch (l->index()) {
       case 0: {  // put
         auto& m = l->template get<queue_put<T>>();
@@ -227,6 +409,7 @@ coro::task<void> queue_server(queue_inbox<T> self, std::uint64_t maxsize) {
           forget_client(q.putters, *node);
           forget_client(q.getters, *node);
           forget_client(q.joiners, *node);
+          q.forget_lanes(*node);
           if (auto it = q.credit.find(*node); it != q.credit.end()) {
             q.reserved -= it->second;
             q.credit.erase(it);
@@ -237,15 +420,12 @@ coro::task<void> queue_server(queue_inbox<T> self, std::uint64_t maxsize) {
       }
       case 8: {  // a put under credit: its room was reserved
         auto& m = l->template get<queue_put_ahead<T>>();
-        auto it = q.credit.find(m.client);
-        if (it != q.credit.end() && it->second > 0) {
-          --it->second;
-          --q.reserved;
-        }
+        q.spend_credit(m.client);
         // Without credit on record (a client confused about it) the item
         // is still taken: dropping an acknowledged put would be worse than
         // exceeding maxsize by one.
-        q.deliver(std::move(m.item));
+        if (m.lane != 0) q.deliver_marked(m.lane, m.mark, std::move(m.item));
+        else q.deliver(std::move(m.item));
         break;
       }
       case 9: {  // more credit, asked for before the client ran out
@@ -254,7 +434,22 @@ coro::task<void> queue_server(queue_inbox<T> self, std::uint64_t maxsize) {
         l->reply(m.client == self.owner().node() ? std::uint32_t{0} : q.grant(m.client));
         break;
       }
+      case 10: {  // a client opens a lane
+        auto& m = l->template get<queue_lane_open>();
+        clients.see(self, m.client);
+        auto grant = q.open_lane(m.client);
+        if (grant) l->reply(std::move(*grant));
+        else l->fail(grant.error());
+        break;
+      }
+      case 11:  // a client published into a lane whose reader slept
+        q.lane_woken(l->template get<queue_lane_wake>().lane);
+        break;
+      case 12:  // the lanes were read before this message: done
+        l->reply();
+        break;
     }
+    if (!q.getters.empty()) q.sleep_lanes();
     q.expire_all();
   }
 }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "actors/queue/queue_lane.hpp"
 #include "framework/runtime/actor_ref.hpp"
 
 namespace troupe::actors::detail {
@@ -23,11 +24,39 @@ struct queue_put {
 };
 
 /// A put sent under credit: the server reserved its room, so it needs no
-/// answer and the client does not wait for one.
+/// answer and the client does not wait for one. With a lane, it is the
+/// item behind mark `mark` of lane `lane` (see queue_lane.hpp).
 template <class T>
 struct queue_put_ahead {
   T item;
   node_id client = 0;
+  std::uint64_t lane = 0;
+  std::uint64_t mark = 0;
+};
+
+/// Opens a lane for the client: the answer is its ring, mapped by the
+/// client, which from then on writes puts under credit there.
+struct queue_lane_grant {
+  std::uint64_t lane = 0;
+  lane_segment ring;
+};
+struct queue_lane_open {
+  using response = queue_lane_grant;
+  node_id client = 0;
+};
+
+/// The lane's reader said it sleeps and the client published a record:
+/// read the lane.
+struct queue_lane_wake {
+  std::uint64_t lane = 0;
+};
+
+/// Answered once the server has read everything in the lane (and handled
+/// every message the client sent before): the lane's ring is then empty,
+/// and no put sent earlier can be overtaken by a record written later.
+struct queue_lane_drain {
+  using response = void;
+  std::uint64_t lane = 0;
 };
 
 /// Asks for more credit before the client's runs out, so a steady
@@ -61,6 +90,9 @@ struct queue_status {
   std::uint64_t waiting_putters = 0;
   bool closed = false;
   std::uint64_t reserved = 0;  ///< room promised to clients' puts sent ahead
+  std::uint64_t lanes = 0;          ///< producers' shared-memory lanes open now
+  std::uint64_t lane_items = 0;     ///< items that arrived through a lane
+  std::uint64_t lanes_dropped = 0;  ///< lanes closed because their ring was corrupt
 };
 struct queue_query {
   using response = queue_status;

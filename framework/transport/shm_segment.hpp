@@ -19,6 +19,7 @@ enum class segment_kind : std::uint32_t {
   semaphore = 3,  ///< a semaphore's count and holder table
   value = 4,      ///< value<T> / array<T> storage
   ring = 5,       ///< a link's rings
+  queue_lane = 6, ///< one producer's ring into a queue's server
 };
 
 /// A segment's globally unique name: random, so two processes (or one pid
