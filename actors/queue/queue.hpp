@@ -241,6 +241,7 @@ class queue : public actors::protocol_handle {
         // from now on cannot overtake anything in it.
         if (out == outcome::no_room) lw->broken = true;
       }
+      if (out == outcome::unfit) ++lw->unfit_in_a_row;
       if (out == outcome::written_wake) {
         actors::detail::queue_lane_wake wake{lw->id};
         co_await server_.send(wake);
@@ -256,6 +257,13 @@ class queue : public actors::protocol_handle {
     }
     if (ahead_ok) {
       actors::detail::queue_put_ahead<T> ahead{std::move(item), here()};
+      if (lw != nullptr && !lw->broken && lw->unfit_in_a_row >= actors::detail::lane_unfit_before_close) {
+        // This producer's items do not fit the lane: give it up (the server
+        // reads the rest first), and with it the room reserved for it.
+        lw->broken = true;
+        actors::detail::queue_lane_close give_up{lw->id};
+        co_await server_.send(give_up);
+      }
       if (lw != nullptr && !lw->broken) {
         // Behind a mark in the lane, so it keeps its place among the
         // records written before and after it.

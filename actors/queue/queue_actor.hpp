@@ -30,7 +30,7 @@ inline constexpr std::uint64_t queue_credit_batch = 256;
 template <class T>
 using queue_inbox = inbox<queue_put<T>, queue_get<T>, queue_withdraw, queue_query, queue_close, queue_task_done,
                           queue_join, down, queue_put_ahead<T>, queue_credit_ask, queue_lane_open, queue_lane_wake,
-                          queue_lane_drain>;
+                          queue_lane_drain, queue_lane_close>;
 
 /// The state of one queue: its items, the waiting putters and getters, the
 /// count of unfinished tasks and the credit granted. The server actor owns
@@ -66,6 +66,7 @@ struct queue_core {
     transport::ring_reader reader;
     std::uint64_t granted = 0;   // lane credit granted in all
     std::uint64_t received = 0;  // items read
+    std::uint64_t topped_at = 0; // `received` at the last top-up
     std::optional<std::uint64_t> stopped_at;  // at a mark, until its message is delivered
     bool asleep = false;                      // told the client to wake us
     bool dead = false;
@@ -137,9 +138,14 @@ struct queue_core {
   // Raises the lane's credit back towards lane_window once half of it is
   // used, reserving that room (at most a quarter of what is free, as
   // grant() does).
+  // Only a lane that carried items since its last top-up is topped up, so
+  // one whose producer sends nothing through it holds no more than its
+  // first grant.
   void top_up(lane& l) noexcept {
     const std::uint64_t out = l.granted > l.received ? l.granted - l.received : 0;
     if (closed || out > lane_window / 2) return;
+    if (l.granted != 0 && l.received == l.topped_at) return;
+    l.topped_at = l.received;
     const std::uint64_t used = items.size() + reserved;
     const std::uint64_t g = std::min(lane_window - out, used < capacity ? (capacity - used) / 4 : 0);
     if (g == 0) return;
@@ -447,6 +453,15 @@ coro::task<void> queue_server(queue_inbox<T> self, std::uint64_t maxsize) {
         break;
       case 12:  // the lanes were read before this message: done
         l->reply();
+        break;
+      case 13:  // the client gives its lane up; it was read before this message
+        if (auto* lane = q.find_lane(l->template get<queue_lane_close>().lane)) {
+          lane->stopped_at.reset();
+          q.drain(*lane);
+          if (!lane->dead) q.close_lane(*lane);
+          std::erase_if(q.lanes, [](const auto& x) { return x.dead; });
+          q.admit();
+        }
         break;
     }
     if (!q.getters.empty()) q.sleep_lanes();

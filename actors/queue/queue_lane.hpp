@@ -57,6 +57,11 @@ inline constexpr std::size_t lane_item_max = 120;
 inline constexpr std::uint64_t lane_window = 2048;
 static_assert(lane_window * 144 <= lane_capacity);
 
+/// A producer whose last this many items were all too big for a record
+/// closes its lane, so the room reserved for the lane's
+/// credit goes back to the queue.
+inline constexpr std::uint32_t lane_unfit_before_close = 64;
+
 inline constexpr std::byte lane_item{1};
 inline constexpr std::byte lane_mark{2};
 
@@ -120,7 +125,8 @@ struct lane_writer {
   /// known to have handled: the lane may be used only when this equals the
   /// handle family's count of such puts, or a lane item could overtake one.
   std::uint64_t clean_upto = 0;
-  bool broken = false;   ///< the ring refused us: messages from now on
+  std::uint32_t unfit_in_a_row = 0;  ///< puts too big for a record since the last record (counted by the caller)
+  bool broken = false;   ///< the ring refused us, or we closed it: messages from now on
   bool starved = false;  ///< waited for credit in vain: do not wait again until it is back
 
   enum class outcome { written, written_wake, no_room, unfit };
@@ -156,6 +162,7 @@ struct lane_writer {
     if (w.overflowed()) return outcome::unfit;
     ring.commit(1 + w.size());
     ++used;
+    unfit_in_a_row = 0;
     return ring.publish() ? outcome::written_wake : outcome::written;
   }
 

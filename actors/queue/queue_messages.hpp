@@ -51,6 +51,12 @@ struct queue_lane_wake {
   std::uint64_t lane = 0;
 };
 
+/// The client stops using the lane (its items do not fit records): the
+/// server reads what is left and closes it, freeing its reserved room.
+struct queue_lane_close {
+  std::uint64_t lane = 0;
+};
+
 /// Answered once the server has read everything in the lane (and handled
 /// every message the client sent before): the lane's ring is then empty,
 /// and no put sent earlier can be overtaken by a record written later.

@@ -180,6 +180,16 @@ task<void> corrupt_lane(troupe::queue<int> q) {
   (void)co_await q.put(-1);
 }
 
+// Puts n blocks of 1,000 bytes (too big for a lane record), then waits
+// for word on `go` before it exits.
+task<void> put_blocks_then_wait(troupe::queue<std::vector<std::uint8_t>> q, troupe::queue<int> go, int n) {
+  for (int i = 0; i < n; ++i) {
+    std::vector<std::uint8_t> block(1000, static_cast<std::uint8_t>(i));
+    (void)(co_await q.put(std::move(block))).value();
+  }
+  (void)(co_await go.get(30s)).value();
+}
+
 struct handle_msg {
   troupe::queue<int> q;
 };
@@ -489,6 +499,33 @@ TEST_CASE("a consumer in a third process is woken by puts that went through a la
     CHECK(consumer.exitcode() == 1);
     CHECK((co_await q.status()).value().lane_items > 0);
     q.shutdown();
+  });
+}
+
+TEST_CASE("a producer whose items never fit its lane gives the lane up, and the room reserved for it") {
+  run_test([]() -> task<void> {
+    constexpr int n = 400;
+    auto q = troupe::queue<std::vector<std::uint8_t>>::make(64);
+    auto go = troupe::queue<int>::make();
+    process p(put_blocks_then_wait, q, go, n);
+    p.start();
+    int wrong = 0;
+    for (int i = 0; i < n; ++i) {
+      auto b = (co_await q.get(10s)).value();
+      wrong += b.size() == 1000 && b[0] == static_cast<std::uint8_t>(i) ? 0 : 1;
+    }
+    CHECK(wrong == 0);
+    // The producer is still alive; its lane is closed all the same, and
+    // what is reserved is at most its message credit.
+    auto s = (co_await q.status()).value();
+    CHECK(s.lanes == 0);
+    CHECK(s.lane_items == 0);
+    CHECK(s.reserved < 32);
+    CHECK((co_await go.put(1)).has_value());
+    co_await p.join();
+    CHECK(p.exitcode() == 0);
+    q.shutdown();
+    go.shutdown();
   });
 }
 
