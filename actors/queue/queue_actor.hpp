@@ -137,10 +137,9 @@ struct queue_core {
   }
   // Raises the lane's credit back towards lane_window once half of it is
   // used, reserving that room (at most a quarter of what is free, as
-  // grant() does).
-  // Only a lane that carried items since its last top-up is topped up, so
-  // one whose producer sends nothing through it holds no more than its
-  // first grant.
+  // grant() does). Only a lane that carried items since its last top-up is
+  // topped up, so one whose producer sends nothing through it holds no
+  // more than its first grant.
   void top_up(lane& l) noexcept {
     const std::uint64_t out = l.granted > l.received ? l.granted - l.received : 0;
     if (closed || out > lane_window / 2) return;
@@ -163,10 +162,20 @@ struct queue_core {
     close_lane(l);
     ++lanes_dropped;
   }
+  // Its producer is gone or gave it up: what it published is delivered
+  // (past a mark whose message will not come), then the lane closes.
+  void retire(lane& l) {
+    l.stopped_at.reset();
+    drain(l);
+    if (!l.dead) close_lane(l);
+  }
+  void sweep_lanes() {
+    std::erase_if(lanes, [](const lane& x) { return x.dead; });
+  }
   void drain_lanes() {
     if (lanes.empty()) return;
     for (auto& l : lanes) drain(l);
-    std::erase_if(lanes, [](const lane& l) { return l.dead; });
+    sweep_lanes();
   }
   // The item behind a mark arrived: deliver it in its place, then read on.
   void deliver_marked(std::uint64_t lane_id, std::uint64_t mark, T&& item) {
@@ -175,7 +184,7 @@ struct queue_core {
     if (l != nullptr && l->stopped_at == mark) {
       l->stopped_at.reset();
       drain(*l);
-      std::erase_if(lanes, [](const lane& x) { return x.dead; });
+      sweep_lanes();
     }
   }
   // Getters wait: every lane's reader announces it sleeps, so the next
@@ -195,7 +204,7 @@ struct queue_core {
         }
       }
     }
-    std::erase_if(lanes, [](const lane& x) { return x.dead; });
+    sweep_lanes();
   }
   void lane_woken(std::uint64_t lane_id) {
     if (lane* l = find_lane(lane_id)) {
@@ -204,17 +213,12 @@ struct queue_core {
       drain(*l);
     }
   }
-  // A client's process died: what its lanes hold was published before, so
-  // it is delivered; then the lanes close.
+  // A client's process died: its lanes retire.
   void forget_lanes(node_id client) {
-    for (auto& l : lanes) {
-      if (l.client != client) continue;
-      l.stopped_at.reset();  // the message behind a mark will never come
-      drain(l);
-      if (!l.dead) close_lane(l);
-    }
+    for (auto& l : lanes)
+      if (l.client == client) retire(l);
+    sweep_lanes();
     admit();
-    std::erase_if(lanes, [](const lane& x) { return x.dead; });
   }
   std::uint32_t grant(node_id client) {
     if (closed || items.size() + reserved >= capacity) return 0;
@@ -456,10 +460,8 @@ coro::task<void> queue_server(queue_inbox<T> self, std::uint64_t maxsize) {
         break;
       case 13:  // the client gives its lane up; it was read before this message
         if (auto* lane = q.find_lane(l->template get<queue_lane_close>().lane)) {
-          lane->stopped_at.reset();
-          q.drain(*lane);
-          if (!lane->dead) q.close_lane(*lane);
-          std::erase_if(q.lanes, [](const auto& x) { return x.dead; });
+          q.retire(*lane);
+          q.sweep_lanes();
           q.admit();
         }
         break;
