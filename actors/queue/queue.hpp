@@ -92,7 +92,7 @@ class queue : public actors::protocol_handle {
   [[nodiscard]] coro::ready_or<result<T>> get(std::optional<std::chrono::nanoseconds> timeout = actors::forever,
                                               std::stop_token stop = {}) const {
     if (auto* q = local_core(); q != nullptr && !stop.stop_requested()) {
-      if (q->items.empty()) q->drain_lanes();
+      if (q->running_low()) q->drain_lanes();
       if (!q->items.empty()) return result<T>{q->take()};
     }
     return get_wait(server_, timeout, std::move(stop));
@@ -100,7 +100,7 @@ class queue : public actors::protocol_handle {
   /// Takes an item without waiting: errc::empty if there is none.
   [[nodiscard]] coro::ready_or<result<T>> try_get() const {
     if (auto* q = local_core()) {
-      if (q->items.empty()) q->drain_lanes();
+      if (q->running_low()) q->drain_lanes();
       if (!q->items.empty()) return result<T>{q->take()};
       if (q->closed) return result<T>{error{errc::closed, "the queue is closed and empty"}};
       return result<T>{error{errc::empty, "the queue is empty"}};
@@ -223,10 +223,14 @@ class queue : public actors::protocol_handle {
     using outcome = actors::detail::lane_writer::outcome;
     if (lw != nullptr && !lw->has_credit() && !lw->starved) {
       // The consumers are behind: they read the lane (and so renew its
-      // credit) a batch at a time. Waiting a few loop turns for that is far
-      // cheaper than the message way; if it does not come, the message way
-      // it is, until the credit is back.
-      for (int turn = 0; turn < 256 && !lw->has_credit(); ++turn) co_await uv::yield(runtime::current().loop());
+      // credit) a batch at a time. Waiting some loop turns for that is far
+      // cheaper than the message way; if it does not come within
+      // lane_credit_wait, the message way it is, until the credit is back.
+      const auto until = std::chrono::steady_clock::now() + actors::detail::lane_credit_wait;
+      for (unsigned turn = 1; !lw->has_credit(); ++turn) {
+        co_await uv::yield(runtime::current().loop());
+        if (turn % 16 == 0 && std::chrono::steady_clock::now() >= until) break;
+      }
       if (!lw->has_credit()) lw->starved = true;
     }
     if (lw != nullptr && lw->has_credit()) {
@@ -398,6 +402,9 @@ class queue : public actors::protocol_handle {
     lw->segment = seg;
     lw->control = parts->control;
     lw->ring = transport::ring_writer(parts->ring);
+    // Items are small and many: the server pays for wake-up safety when
+    // it sleeps, not the producer at every put.
+    (void)lw->ring.publish_lightly();
     c->lane_owner = std::move(lw);
     c->lane.store(c->lane_owner.get(), std::memory_order_release);
   }

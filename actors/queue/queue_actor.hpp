@@ -77,6 +77,12 @@ struct queue_core {
   std::uint64_t lanes_dropped = 0;
 
   [[nodiscard]] bool room() const noexcept { return items.size() + reserved < capacity; }
+  // A local get reads the lanes once the queue holds no more than this:
+  // their producers get fresh credit while the getter still has items in
+  // hand, so neither side runs dry and sleeps at every batch.
+  [[nodiscard]] bool running_low() const noexcept {
+    return items.size() <= std::min<std::uint64_t>(capacity / 4, lane_window / 4);
+  }
   // A put sent under credit arrived: its room was reserved.
   void spend_credit(node_id client) noexcept {
     auto it = credit.find(client);
@@ -137,17 +143,20 @@ struct queue_core {
   }
   // Raises the lane's credit back towards lane_window once half of it is
   // used, reserving that room (at most a quarter of what is free, as
-  // grant() does). Only a lane that carried items since its last top-up is
-  // topped up, so one whose producer sends nothing through it holds no
-  // more than its first grant.
+  // grant() does). A lane that still has credit is topped up only if it
+  // carried items since its last top-up, so one whose producer sends
+  // nothing through it (its items are all too big) holds no more than its
+  // first grant. One with no credit left always is, when there is room:
+  // its producer may be sending small items as messages meanwhile, which
+  // the lane does not count.
   void top_up(lane& l) noexcept {
     const std::uint64_t out = l.granted > l.received ? l.granted - l.received : 0;
     if (closed || out > lane_window / 2) return;
-    if (l.granted != 0 && l.received == l.topped_at) return;
-    l.topped_at = l.received;
+    if (out != 0 && l.received == l.topped_at) return;
     const std::uint64_t used = items.size() + reserved;
     const std::uint64_t g = std::min(lane_window - out, used < capacity ? (capacity - used) / 4 : 0);
     if (g == 0) return;
+    l.topped_at = l.received;
     l.granted += g;
     reserved += g;
     l.control->granted.store(l.granted, std::memory_order_release);

@@ -22,6 +22,7 @@
 // more.
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -61,6 +62,11 @@ static_assert(lane_window * 144 <= lane_capacity);
 /// closes its lane, so the room reserved for the lane's
 /// credit goes back to the queue.
 inline constexpr std::uint32_t lane_unfit_before_close = 64;
+
+/// How long a producer out of lane credit keeps turning its loop for the
+/// credit to come back before it sends its put as a message. A consumer
+/// renews credit a batch at a time; a batch takes it some microseconds.
+inline constexpr std::chrono::microseconds lane_credit_wait{1000};
 
 inline constexpr std::byte lane_item{1};
 inline constexpr std::byte lane_mark{2};

@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "framework/base/assert.hpp"
-#include "framework/coro/frame_cache.hpp"
 
 namespace troupe::coro {
 
@@ -28,10 +27,6 @@ namespace detail {
 // Tasks belong to one thread (their runtime's), so a plain bool suffices.
 class promise_base {
  public:
-  // Frames from this thread's cache (frame_cache.hpp).
-  static void* operator new(std::size_t n) { return frame_allocate(n); }
-  static void operator delete(void* p, std::size_t n) noexcept { frame_release(p, n); }
-
   std::suspend_always initial_suspend() noexcept { return {}; }
 
   struct final_awaiter {

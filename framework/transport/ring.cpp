@@ -5,11 +5,36 @@
 #include <new>
 #include <string>
 
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 namespace troupe::transport {
 
 namespace {
 
 constexpr std::uint64_t align8(std::uint64_t n) noexcept { return (n + 7) & ~std::uint64_t{7}; }
+
+// Asymmetric barriers (membarrier, Linux ≥ 4.16): a producer that
+// registers may publish without fences; a consumer about to sleep runs a
+// full barrier on every core that runs a registered process.
+bool asymmetric_barrier_registered() noexcept {
+  static const bool registered = [] {
+    const long cmds = ::syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (cmds < 0 || (cmds & MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0 ||
+        (cmds & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0)
+      return false;
+    return ::syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+  }();
+  return registered;
+}
+
+void asymmetric_barrier() noexcept {
+  // The producer registered, so this kernel has the command; should it
+  // fail anyway, the worst case is a record the consumer finds at its next
+  // wake-up for another reason instead of at once.
+  (void)::syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
+}
 
 error corrupt(const char* what) { return error{errc::protocol_error, std::string("shared ring corrupt: ") + what}; }
 
@@ -24,6 +49,7 @@ void ring_init(std::byte* region, std::size_t capacity) noexcept {
   c->tail.store(0, std::memory_order_relaxed);
   c->consumer_asleep.store(0, std::memory_order_relaxed);
   c->producer_asleep.store(0, std::memory_order_relaxed);
+  c->producer_light.store(0, std::memory_order_relaxed);
 }
 
 result<ring_view> ring_open(std::byte* region, std::size_t available) noexcept {
@@ -105,11 +131,26 @@ void ring_writer::commit(std::size_t n, bool more) noexcept {
 
 bool ring_writer::publish() noexcept {
   c_->head.store(head_, std::memory_order_release);
-  // Pairs with the fence in ring_reader::prepare_sleep: either the consumer
-  // sees the new head, or we see that it sleeps.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // Pairs with the fence (or, publishing lightly, the barrier it forces on
+  // us) in ring_reader::prepare_sleep: either the consumer sees the new
+  // head, or we see that it sleeps.
+  if (light_)
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  else
+    std::atomic_thread_fence(std::memory_order_seq_cst);
   return c_->consumer_asleep.load(std::memory_order_relaxed) != 0 &&
          c_->consumer_asleep.exchange(0, std::memory_order_relaxed) != 0;
+}
+
+bool ring_writer::publish_lightly() noexcept {
+  if (light_) return true;
+  if (!asymmetric_barrier_registered()) return false;
+  c_->producer_light.store(1, std::memory_order_relaxed);
+  // A consumer that did not see the flag yet fenced before it looked: our
+  // later loads see its sleep (see prepare_sleep).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  light_ = true;
+  return true;
 }
 
 bool ring_writer::prepare_sleep(std::size_t n) noexcept {
@@ -180,6 +221,9 @@ bool ring_reader::release() noexcept {
 bool ring_reader::prepare_sleep() noexcept {
   c_->consumer_asleep.store(1, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with ring_writer::publish
+  // A producer that publishes lightly has no fence between its store of
+  // head and its load of our flag: this barrier runs one on its core.
+  if (c_->producer_light.load(std::memory_order_relaxed) != 0) asymmetric_barrier();
   if (c_->head.load(std::memory_order_acquire) != tail_) {
     c_->consumer_asleep.store(0, std::memory_order_relaxed);
     return false;

@@ -24,7 +24,10 @@ struct ring_control {
   static constexpr std::uint32_t current_version = 1;
   std::uint64_t magic;
   std::uint32_t version;
-  std::uint32_t unused;
+  /// Set by a producer that publishes without a fence of its own
+  /// (ring_writer::publish_lightly): a consumer about to sleep then makes
+  /// the producer's stores visible with an asymmetric barrier instead.
+  std::atomic<std::uint32_t> producer_light;
   std::uint64_t capacity;  ///< data bytes, a power of two
   std::uint64_t reserved[5];
   /// Bytes ever written: the producer stores it (release) after a record is
@@ -34,7 +37,8 @@ struct ring_control {
   /// with a record ↔ the producer loads it (acquire) before reusing space.
   alignas(64) std::atomic<std::uint64_t> tail;
   /// The consumer is about to sleep: set by it, then (seq_cst fence) it
-  /// re-checks head; the producer, after publishing head (seq_cst fence),
+  /// re-checks head; the producer, after publishing head (seq_cst fence,
+  /// or the consumer's asymmetric barrier when it publishes lightly),
   /// takes the flag and rings the consumer's doorbell.
   alignas(64) std::atomic<std::uint32_t> consumer_asleep;
   /// The same for a producer waiting for room, rung by the consumer.
@@ -101,6 +105,13 @@ class ring_writer {
   /// Makes every committed record visible to the consumer. Returns true
   /// when the consumer said it sleeps: ring its doorbell (once per sleep).
   bool publish() noexcept;
+  /// From now on, publish() stores without a fence, which otherwise waits
+  /// at every publish for the store to reach the consumer's core; the
+  /// consumer pays instead, with one asymmetric barrier (membarrier) each
+  /// time it goes to sleep. For rings that carry many small records and
+  /// whose consumer sleeps seldom. False (and nothing changes) if this
+  /// process cannot register for such barriers.
+  bool publish_lightly() noexcept;
 
   /// Announces that the producer waits for room; false if room appeared
   /// meanwhile (then it must not sleep). Call reserve() again after waking.
@@ -116,6 +127,7 @@ class ring_writer {
   std::uint64_t pending_skip_ = 0; // padding before the reserved record
   std::uint64_t pending_pos_ = 0;
   bool corrupt_ = false;
+  bool light_ = false;
   // Whether `need` bytes are free (re-reading the consumer's index if
   // needed); sets corrupt_ if that index is impossible.
   bool room(std::uint64_t need) noexcept;

@@ -6,7 +6,6 @@
 #include <stdexcept>
 #include <stop_token>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "framework/coro/scope.hpp"
@@ -219,46 +218,6 @@ TEST_CASE("a scope joins its tasks and rethrows the first exception at join") {
   g.release();
   CHECK(joined);
   CHECK(threw);
-}
-
-TEST_CASE("frames of finished tasks are reused by their thread; a frame may end on another thread") {
-  auto leaf = [](int v) -> task<int> { co_return v; };
-  std::vector<void*> seen;
-  int sum = 0;
-  for (int i = 0; i < 100; ++i) {
-    auto t = leaf(i);
-    seen.push_back(t.handle().address());
-    sum += sync_wait(std::move(t));
-  }
-  CHECK(sum == 99 * 100 / 2);
-#if TROUPE_FRAME_CACHE
-  // The same size of frame, freed and allocated again: the thread's cache
-  // hands the same memory back.
-  CHECK(seen.front() == seen.back());
-#endif
-  // Made here, destroyed on another thread (which keeps them until it
-  // ends), and the other way round.
-  std::vector<task<int>> made_here;
-  for (int i = 0; i < 500; ++i) made_here.push_back(leaf(i));
-  std::thread([&made_here] { made_here.clear(); }).join();
-  std::vector<task<int>> made_there;
-  std::thread([&made_there, &leaf] {
-    for (int i = 0; i < 500; ++i) made_there.push_back(leaf(i));
-  }).join();
-  int there = 0;
-  for (auto& t : made_there) there += sync_wait(std::move(t));
-  made_there.clear();
-  CHECK(there == 499 * 500 / 2);
-  // Frames too big for the cache take the allocator's way.
-  auto big = []() -> task<int> {
-    char buffer[8192];
-    for (char& c : buffer) c = 1;
-    co_await std::suspend_never{};  // the buffer lives across a suspension point: in the frame
-    int n = 0;
-    for (char c : buffer) n += c;
-    co_return n;
-  };
-  CHECK(sync_wait(big()) == 8192);
 }
 
 }  // TEST_SUITE
