@@ -11,6 +11,8 @@
 #include <type_traits>
 #include <utility>
 
+#include <sched.h>
+
 #include "actors/common/protocol.hpp"
 #include "actors/queue/queue_actor.hpp"
 #include "actors/queue/queue_messages.hpp"
@@ -226,9 +228,13 @@ class queue : public actors::protocol_handle {
       // credit) a batch at a time. Waiting some loop turns for that is far
       // cheaper than the message way; if it does not come within
       // lane_credit_wait, the message way it is, until the credit is back.
+      // Each turn also offers the core: when the consumer shares it (more
+      // runnable processes than cores), it runs now and renews the credit,
+      // instead of after this producer's time slice.
       const auto until = std::chrono::steady_clock::now() + actors::detail::lane_credit_wait;
       for (unsigned turn = 1; !lw->has_credit(); ++turn) {
         co_await uv::yield(runtime::current().loop());
+        ::sched_yield();
         if (turn % 16 == 0 && std::chrono::steady_clock::now() >= until) break;
       }
       if (!lw->has_credit()) lw->starved = true;

@@ -142,8 +142,9 @@ struct queue_core {
     top_up(l);
   }
   // Raises the lane's credit back towards lane_window once half of it is
-  // used, reserving that room (at most a quarter of what is free, as
-  // grant() does). A lane that still has credit is topped up only if it
+  // used, reserving that room (at most half of what is free, so a lane
+  // fills the queue in few batches even when producer and consumer share
+  // a core, and what is left stays open to other producers). A lane that still has credit is topped up only if it
   // carried items since its last top-up, so one whose producer sends
   // nothing through it (its items are all too big) holds no more than its
   // first grant. One with no credit left always is, when there is room:
@@ -154,7 +155,7 @@ struct queue_core {
     if (closed || out > lane_window / 2) return;
     if (out != 0 && l.received == l.topped_at) return;
     const std::uint64_t used = items.size() + reserved;
-    const std::uint64_t g = std::min(lane_window - out, used < capacity ? (capacity - used) / 4 : 0);
+    const std::uint64_t g = std::min(lane_window - out, used < capacity ? (capacity - used) / 2 : 0);
     if (g == 0) return;
     l.topped_at = l.received;
     l.granted += g;
