@@ -18,6 +18,9 @@ constexpr std::uint64_t align8(std::uint64_t n) noexcept { return (n + 7) & ~std
 // Asymmetric barriers (membarrier, Linux ≥ 4.16): a producer that
 // registers may publish without fences; a consumer about to sleep runs a
 // full barrier on every core that runs a registered process.
+// The registration is the process's; a forked child keeps it (the kernel
+// copies it with the memory map; ring_test checks), an exec drops it along
+// with this flag.
 bool asymmetric_barrier_registered() noexcept {
   static const bool registered = [] {
     const long cmds = ::syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);

@@ -3,7 +3,10 @@
 // that corrupts the shared indices.
 #include <doctest/doctest.h>
 
+#include <linux/membarrier.h>
 #include <poll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -235,6 +238,30 @@ TEST_CASE("a producer publishing lightly never leaves a sleeping consumer unwoke
   MESSAGE("consumer slept " << sleeps << " times");
   ::close(consumer_bell);
   ::close(producer_bell);
+}
+
+TEST_CASE("a child forked after its parent published lightly is registered for the barrier too") {
+  auto m = make_ring(8192);
+  ring_writer parent_side(m.view);
+  if (!parent_side.publish_lightly()) {
+    MESSAGE("no asymmetric barriers on this kernel: nothing to check");
+    return;
+  }
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // The parent registered before the fork; the child relies on having
+    // inherited it (its flag says registered without asking again).
+    ring_writer w(m.view);
+    if (!w.publish_lightly()) ::_exit(1);
+    const long regs = ::syscall(__NR_membarrier, 1 << 9 /* MEMBARRIER_CMD_GET_REGISTRATIONS, Linux 6.3 */, 0, 0);
+    if (regs >= 0 && (regs & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0) ::_exit(2);
+    ::_exit(0);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
 }
 
 TEST_CASE("impossible indices or record headers are reported, never followed") {
