@@ -73,6 +73,51 @@ void wait_doorbell(int fd) {
   REQUIRE(::read(fd, &n, 8) == 8);
 }
 
+// A consumer's and a producer's doorbell (eventfds), closed at the end.
+struct doorbells {
+  int consumer = ::eventfd(0, EFD_CLOEXEC);
+  int producer = ::eventfd(0, EFD_CLOEXEC);
+  doorbells() {
+    REQUIRE(consumer >= 0);
+    REQUIRE(producer >= 0);
+  }
+  doorbells(const doorbells&) = delete;
+  doorbells& operator=(const doorbells&) = delete;
+  ~doorbells() {
+    if (consumer >= 0) ::close(consumer);
+    if (producer >= 0) ::close(producer);
+  }
+};
+
+// Reads `total` records in sequence, sleeping on the doorbell when the ring
+// is empty; returns room to the producer every `release_every` records (0:
+// only when empty). Counts the sleeps; false if a record was wrong.
+struct consumed {
+  bool ok = true;
+  std::uint64_t records = 0;
+  std::uint64_t sleeps = 0;
+};
+consumed consume_all(ring_reader& r, std::uint64_t total, const doorbells& bells, std::uint64_t release_every) {
+  consumed c;
+  while (c.records < total) {
+    auto rec = r.peek().value();
+    if (rec) {
+      c.ok = c.ok && record_ok(*rec, c.records);
+      r.consume();
+      ++c.records;
+      if (release_every != 0 && c.records % release_every == 0 && r.release()) ring_doorbell(bells.producer);
+      continue;
+    }
+    if (r.release()) ring_doorbell(bells.producer);
+    if (r.prepare_sleep()) {
+      ++c.sleeps;
+      wait_doorbell(bells.consumer);
+      r.woke();
+    }
+  }
+  return c;
+}
+
 }  // namespace
 
 TEST_SUITE("transport") {
@@ -137,50 +182,29 @@ TEST_CASE("the largest record fits exactly; a larger one is too_large") {
 
 TEST_CASE("two threads stream a million records through a small ring, sleeping on doorbells") {
   auto m = make_ring(8192);
-  int consumer_bell = ::eventfd(0, EFD_CLOEXEC);
-  int producer_bell = ::eventfd(0, EFD_CLOEXEC);
-  REQUIRE(consumer_bell >= 0);
-  REQUIRE(producer_bell >= 0);
+  doorbells bells;
   constexpr std::uint64_t total = 1'000'000;
   std::thread producer([&] {
     ring_writer w(m.view);
     for (std::uint64_t seq = 0; seq < total;) {
       if (write_record(w, seq)) {
         ++seq;
-        if (seq % 64 == 0 && w.publish()) ring_doorbell(consumer_bell);
+        if (seq % 64 == 0 && w.publish()) ring_doorbell(bells.consumer);
         continue;
       }
-      if (w.publish()) ring_doorbell(consumer_bell);
+      if (w.publish()) ring_doorbell(bells.consumer);
       if (w.prepare_sleep(size_of(seq))) {
-        wait_doorbell(producer_bell);
+        wait_doorbell(bells.producer);
         w.woke();
       }
     }
-    if (w.publish()) ring_doorbell(consumer_bell);
+    if (w.publish()) ring_doorbell(bells.consumer);
   });
   ring_reader r(m.view);
-  std::uint64_t seq = 0;
-  bool ok = true;
-  while (seq < total) {
-    auto rec = r.peek().value();
-    if (rec) {
-      ok = ok && record_ok(*rec, seq);
-      r.consume();
-      ++seq;
-      if (seq % 64 == 0 && r.release()) ring_doorbell(producer_bell);
-      continue;
-    }
-    if (r.release()) ring_doorbell(producer_bell);
-    if (r.prepare_sleep()) {
-      wait_doorbell(consumer_bell);
-      r.woke();
-    }
-  }
+  const consumed c = consume_all(r, total, bells, 64);
   producer.join();
-  CHECK(ok);
-  CHECK(seq == total);
-  ::close(consumer_bell);
-  ::close(producer_bell);
+  CHECK(c.ok);
+  CHECK(c.records == total);
 }
 
 TEST_CASE("a producer publishing lightly never leaves a sleeping consumer unwoken") {
@@ -189,10 +213,7 @@ TEST_CASE("a producer publishing lightly never leaves a sleeping consumer unwoke
   // window where a missing barrier would lose a doorbell (and this test
   // would fail at wait_doorbell's deadline).
   auto m = make_ring(8192);
-  int consumer_bell = ::eventfd(0, EFD_CLOEXEC);
-  int producer_bell = ::eventfd(0, EFD_CLOEXEC);
-  REQUIRE(consumer_bell >= 0);
-  REQUIRE(producer_bell >= 0);
+  doorbells bells;
   constexpr std::uint64_t total = 200'000;
   ring_writer w(m.view);
   const bool light = w.publish_lightly();
@@ -203,41 +224,22 @@ TEST_CASE("a producer publishing lightly never leaves a sleeping consumer unwoke
     for (std::uint64_t seq = 0; seq < total;) {
       if (write_record(w, seq)) {
         ++seq;
-        if (w.publish()) ring_doorbell(consumer_bell);
+        if (w.publish()) ring_doorbell(bells.consumer);
         if (seq % 16 == 0) std::this_thread::yield();
         continue;
       }
       if (w.prepare_sleep(size_of(seq))) {
-        wait_doorbell(producer_bell);
+        wait_doorbell(bells.producer);
         w.woke();
       }
     }
   });
   ring_reader r(m.view);
-  std::uint64_t seq = 0;
-  std::uint64_t sleeps = 0;
-  bool ok = true;
-  while (seq < total) {
-    auto rec = r.peek().value();
-    if (rec) {
-      ok = ok && record_ok(*rec, seq);
-      r.consume();
-      ++seq;
-      continue;
-    }
-    if (r.release()) ring_doorbell(producer_bell);
-    if (r.prepare_sleep()) {
-      ++sleeps;
-      wait_doorbell(consumer_bell);
-      r.woke();
-    }
-  }
+  const consumed c = consume_all(r, total, bells, 0);
   producer.join();
-  CHECK(ok);
-  CHECK(seq == total);
-  MESSAGE("consumer slept " << sleeps << " times");
-  ::close(consumer_bell);
-  ::close(producer_bell);
+  CHECK(c.ok);
+  CHECK(c.records == total);
+  MESSAGE("consumer slept " << c.sleeps << " times");
 }
 
 TEST_CASE("a child forked after its parent published lightly is registered for the barrier too") {
