@@ -144,12 +144,12 @@ struct queue_core {
   // Raises the lane's credit back towards lane_window once half of it is
   // used, reserving that room (at most half of what is free, so a lane
   // fills the queue in few batches even when producer and consumer share
-  // a core, and what is left stays open to other producers). A lane that still has credit is topped up only if it
-  // carried items since its last top-up, so one whose producer sends
-  // nothing through it (its items are all too big) holds no more than its
-  // first grant. One with no credit left always is, when there is room:
-  // its producer may be sending small items as messages meanwhile, which
-  // the lane does not count.
+  // a core, and what is left stays open to other producers). A lane that
+  // still has credit is topped up only if it carried items since its last
+  // top-up, so one whose producer sends nothing through it (its items are
+  // all too big) holds no more than its first grant. One with no credit
+  // left always is, when there is room: its producer may be sending small
+  // items as messages meanwhile, which the lane does not count.
   void top_up(lane& l) noexcept {
     const std::uint64_t out = l.granted > l.received ? l.granted - l.received : 0;
     if (closed || out > lane_window / 2) return;
