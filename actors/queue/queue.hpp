@@ -11,7 +11,6 @@
 #include <type_traits>
 #include <utility>
 
-#include <sched.h>
 
 #include "actors/common/protocol.hpp"
 #include "actors/queue/queue_actor.hpp"
@@ -225,17 +224,19 @@ class queue : public actors::protocol_handle {
     using outcome = actors::detail::lane_writer::outcome;
     if (lw != nullptr && !lw->has_credit() && !lw->starved) {
       // The consumers are behind: they read the lane (and so renew its
-      // credit) a batch at a time. Waiting some loop turns for that is far
-      // cheaper than the message way; if it does not come within
-      // lane_credit_wait, the message way it is, until the credit is back.
-      // Each turn also offers the core: when the consumer shares it (more
-      // runnable processes than cores), it runs now and renews the credit,
-      // instead of after this producer's time slice.
+      // credit) a batch at a time. Waiting for that is far cheaper than the
+      // message way; if it does not come within lane_credit_wait, the
+      // message way it is, until the credit is back. The wait sleeps, and
+      // the server wakes it as it renews the credit: the core goes to
+      // whoever wants it — the consumer itself when the two share one —
+      // and the loop gets a turn between naps.
       const auto until = std::chrono::steady_clock::now() + actors::detail::lane_credit_wait;
-      for (unsigned turn = 1; !lw->has_credit(); ++turn) {
+      while (!lw->has_credit()) {
         co_await uv::yield(runtime::current().loop());
-        ::sched_yield();
-        if (turn % 16 == 0 && std::chrono::steady_clock::now() >= until) break;
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= until) break;
+        const auto left = std::chrono::duration_cast<std::chrono::microseconds>(until - now);
+        if (lw->wait_for_credit(std::min(left, actors::detail::lane_credit_nap))) break;
       }
       if (!lw->has_credit()) lw->starved = true;
     }

@@ -160,7 +160,8 @@ struct queue_core {
     l.topped_at = l.received;
     l.granted += g;
     reserved += g;
-    l.control->granted.store(l.granted, std::memory_order_release);
+    l.control->granted.store(l.granted, std::memory_order_seq_cst);
+    wake_for_credit(*l.control);
   }
   // Closes a lane: the room reserved for credit it did not use is free again.
   void close_lane(lane& l) noexcept {

@@ -20,6 +20,10 @@
 // credit a producer always finds room in the ring; if it does not anyway,
 // it asks the server to read the lane (queue_lane_drain) and tries once
 // more.
+//
+// A producer out of credit sleeps a little (lane_credit_nap) on the futex
+// word lane_control::credit_wanted, and the server wakes it as it raises
+// the credit: waiting for credit costs no core, whoever else wants it.
 
 #include <atomic>
 #include <chrono>
@@ -36,6 +40,9 @@
 #include <utility>
 #include <vector>
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "framework/base/result.hpp"
@@ -63,10 +70,13 @@ static_assert(lane_window * 144 <= lane_capacity);
 /// credit goes back to the queue.
 inline constexpr std::uint32_t lane_unfit_before_close = 64;
 
-/// How long a producer out of lane credit keeps turning its loop for the
-/// credit to come back before it sends its put as a message. A consumer
-/// renews credit a batch at a time; a batch takes it some microseconds.
+/// How long a producer out of lane credit waits for the credit to come
+/// back before it sends its put as a message. A consumer renews credit a
+/// batch at a time; a batch takes it some microseconds.
 inline constexpr std::chrono::microseconds lane_credit_wait{1000};
+/// The longest a producer waiting for credit sleeps at a time (its thread
+/// blocked) before it gives its loop a turn.
+inline constexpr std::chrono::microseconds lane_credit_nap{200};
 
 inline constexpr std::byte lane_item{1};
 inline constexpr std::byte lane_mark{2};
@@ -76,8 +86,25 @@ struct lane_control {
   /// Items the producer may have written in all (its lane credit): raised
   /// by the server, with room reserved in the queue, as it reads them.
   alignas(64) std::atomic<std::uint64_t> granted;
+  /// 1 while the producer sleeps for credit (a futex word, never private:
+  /// the two sides are processes). The producer sets it, then re-reads
+  /// `granted` (seq_cst, in wait_for_credit) ↔ the server raises
+  /// `granted`, then reads it (seq_cst, in wake_for_credit): at least one
+  /// of them sees the other's store, so a raise never leaves the producer
+  /// asleep for a whole nap.
+  std::atomic<std::uint32_t> credit_wanted;
 };
 static_assert(sizeof(lane_control) == 64 && std::is_standard_layout_v<lane_control>);
+static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) &&
+              std::atomic<std::uint32_t>::is_always_lock_free);
+
+/// The server's side, after it raised `granted` with a seq_cst store:
+/// wakes the producer if it sleeps for credit (one syscall, only then).
+inline void wake_for_credit(lane_control& c) noexcept {
+  if (c.credit_wanted.load(std::memory_order_seq_cst) == 0) return;
+  c.credit_wanted.store(0, std::memory_order_relaxed);
+  (void)::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&c.credit_wanted), FUTEX_WAKE, 1, nullptr, nullptr, 0);
+}
 
 using lane_segment =
     transport::segment_ref<transport::segment_kind::queue_lane, sizeof(lane_control) + transport::ring_region_size(4096)>;
@@ -142,6 +169,24 @@ struct lane_writer {
     if (used < granted) return true;
     granted = control->granted.load(std::memory_order_acquire);
     return used < granted;
+  }
+
+  /// Sleeps until the server raises the credit, or at most `nap`
+  /// (blocking the thread); whether there is credit now.
+  bool wait_for_credit(std::chrono::microseconds nap) noexcept {
+    control->credit_wanted.store(1, std::memory_order_seq_cst);
+    granted = control->granted.load(std::memory_order_seq_cst);
+    if (used < granted) {
+      control->credit_wanted.store(0, std::memory_order_relaxed);
+      return true;
+    }
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(nap).count();
+    const timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+    // Returns at once if the server cleared the word already.
+    (void)::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&control->credit_wanted), FUTEX_WAIT, 1, &ts,
+                    nullptr, 0);
+    control->credit_wanted.store(0, std::memory_order_relaxed);
+    return has_credit();
   }
 
   /// Writes `item` as one record and publishes it. unfit: too big, or it
