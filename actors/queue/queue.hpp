@@ -226,15 +226,20 @@ class queue : public actors::protocol_handle {
       // The consumers are behind: they read the lane (and so renew its
       // credit) a batch at a time. Waiting for that is far cheaper than the
       // message way; if it does not come within lane_credit_wait, the
-      // message way it is, until the credit is back. The wait sleeps, and
-      // the server wakes it as it renews the credit: the core goes to
-      // whoever wants it — the consumer itself when the two share one —
-      // and the loop gets a turn between naps.
-      const auto until = std::chrono::steady_clock::now() + actors::detail::lane_credit_wait;
+      // message way it is, until the credit is back. It looks without
+      // sleeping for a moment first (a consumer on another core renews the
+      // credit within microseconds), then sleeps, and the server wakes it
+      // as it renews the credit: the core goes to whoever wants it, and
+      // the loop gets a turn between naps. When the server last ran on
+      // this core, it sleeps at once: only that lets the server run.
+      const auto start = std::chrono::steady_clock::now();
+      const auto until = start + actors::detail::lane_credit_wait;
+      const auto spin_until = lw->server_shares_core() ? start : start + actors::detail::lane_credit_spin;
       while (!lw->has_credit()) {
         co_await uv::yield(runtime::current().loop());
         const auto now = std::chrono::steady_clock::now();
         if (now >= until) break;
+        if (now < spin_until) continue;
         const auto left = std::chrono::duration_cast<std::chrono::microseconds>(until - now);
         if (lw->wait_for_credit(std::min(left, actors::detail::lane_credit_nap))) break;
       }

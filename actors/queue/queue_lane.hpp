@@ -41,6 +41,7 @@
 #include <vector>
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,6 +75,10 @@ inline constexpr std::uint32_t lane_unfit_before_close = 64;
 /// back before it sends its put as a message. A consumer renews credit a
 /// batch at a time; a batch takes it some microseconds.
 inline constexpr std::chrono::microseconds lane_credit_wait{1000};
+/// How long a producer out of credit looks for it without sleeping first:
+/// a consumer on another core renews it within microseconds, and falling
+/// asleep and being woken would cost both sides more than that.
+inline constexpr std::chrono::microseconds lane_credit_spin{30};
 /// The longest a producer waiting for credit sleeps at a time (its thread
 /// blocked) before it gives its loop a turn.
 inline constexpr std::chrono::microseconds lane_credit_nap{200};
@@ -93,6 +98,10 @@ struct lane_control {
   /// of them sees the other's store, so a raise never leaves the producer
   /// asleep for a whole nap.
   std::atomic<std::uint32_t> credit_wanted;
+  /// The core the server last raised the credit on, or -1: a producer on
+  /// the same core sleeps at once when out of credit, as only that lets
+  /// the server run. A hint, so relaxed on both sides.
+  std::atomic<std::int32_t> server_cpu;
 };
 static_assert(sizeof(lane_control) == 64 && std::is_standard_layout_v<lane_control>);
 static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) &&
@@ -101,6 +110,7 @@ static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) &&
 /// The server's side, after it raised `granted` with a seq_cst store:
 /// wakes the producer if it sleeps for credit (one syscall, only then).
 inline void wake_for_credit(lane_control& c) noexcept {
+  c.server_cpu.store(::sched_getcpu(), std::memory_order_relaxed);
   if (c.credit_wanted.load(std::memory_order_seq_cst) == 0) return;
   c.credit_wanted.store(0, std::memory_order_relaxed);
   (void)::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&c.credit_wanted), FUTEX_WAKE, 1, nullptr, nullptr, 0);
@@ -136,7 +146,8 @@ inline result<std::pair<std::shared_ptr<transport::shm_segment>, lane_parts>> ma
                                             sizeof(lane_control) + transport::ring_region_size(lane_capacity));
   if (!seg) return seg.error();
   (*seg)->keep_from_forks();
-  new ((*seg)->payload()) lane_control{};
+  auto* control = new ((*seg)->payload()) lane_control{};
+  control->server_cpu.store(-1, std::memory_order_relaxed);
   transport::ring_init((*seg)->payload() + sizeof(lane_control), lane_capacity);
   auto parts = lane_open(**seg);
   if (!parts) return parts.error();
@@ -169,6 +180,12 @@ struct lane_writer {
     if (used < granted) return true;
     granted = control->granted.load(std::memory_order_acquire);
     return used < granted;
+  }
+
+  /// Whether the server last raised the credit on the core this thread
+  /// runs on.
+  bool server_shares_core() const noexcept {
+    return control->server_cpu.load(std::memory_order_relaxed) == ::sched_getcpu();
   }
 
   /// Sleeps until the server raises the credit, or at most `nap`
