@@ -32,7 +32,7 @@ TARGETS = {  # from the project's benchmark targets
 RELATIVE = {
     "hosts_pingpong": ("mpi", 1.3),
 }
-PEERS = ("python", "boost", "mpi")
+PEERS = ("python", "boost", "mpi", "raw")
 
 
 def fmt(v: float) -> str:
@@ -80,7 +80,7 @@ def main() -> None:
         print(f"{w:<18} {len(ours):>4} {fmt(med):>12}{cells} {units[w]:<14} {tgt:>14} {met}")
     print("ratio: how many times troupe beats that peer, medians measured in this run "
           "(python: multiprocessing; boost: Boost.Interprocess message_queue; mpi: raw MPI over TCP between "
-          "two fake hosts)")
+          "two fake hosts; raw: the same work on the OS alone, forked children and a shared counter)")
 
 
 if __name__ == "__main__":
