@@ -8,7 +8,7 @@
 #                                     each fuzz target over its corpus and for
 #                                     N seconds, 60 by default; --sanitize-gcc:
 #                                     the suite with g++'s ASan+UBSan; -lean: its
-#                                     tests and samples, without UBSan's null and
+#                                     tests alone, without UBSan's null and
 #                                     alignment checks; --chaos-seconds:
 #                                     the chaos run's length, 8 by default)
 #   ./troupe.sh bench [RUNS]          optimised build, every benchmark RUNS times, medians
@@ -116,13 +116,13 @@ case "$cmd" in
       dir=build-sanitize-gcc
       gcc_args=(-Dcpp_args=-g1)
       if ((sanitize_gcc == 2)); then
-        # The CI-sized run: the tests and samples without the benchmark
+        # The CI-sized run: the tests, without the samples and benchmark
         # programs, and without UBSan's null and alignment checks, which
         # more than double g++'s code for every coroutine at -O0 (and its
-        # build time). The clang run keeps all three; ASan reports a null
+        # build time). The clang run keeps all of them; ASan reports a null
         # dereference under both.
         dir=build-sanitize-gcc-lean
-        gcc_args=("-Dcpp_args=-g1 -fno-sanitize=null,alignment" -Dbench=false)
+        gcc_args=("-Dcpp_args=-g1 -fno-sanitize=null,alignment" -Dsamples=false -Dbench=false)
       fi
       CXX=g++ configure "$dir" -Dbuildtype=debug -Dwerror=true "${gcc_args[@]}" \
         -Db_sanitize=address,undefined -Db_lundef=false
