@@ -11,7 +11,6 @@
 #include <type_traits>
 #include <utility>
 
-
 #include "actors/common/protocol.hpp"
 #include "actors/queue/queue_actor.hpp"
 #include "actors/queue/queue_messages.hpp"

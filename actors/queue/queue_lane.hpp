@@ -21,9 +21,10 @@
 // it asks the server to read the lane (queue_lane_drain) and tries once
 // more.
 //
-// A producer out of credit sleeps a little (lane_credit_nap) on the futex
-// word lane_control::credit_wanted, and the server wakes it as it raises
-// the credit: waiting for credit costs no core, whoever else wants it.
+// A producer out of credit looks for it for a moment (lane_credit_spin),
+// then sleeps in naps (lane_credit_nap) on the futex word
+// lane_control::credit_wanted, and the server wakes it as it raises the
+// credit: a longer wait for credit costs no core, whoever else wants it.
 
 #include <atomic>
 #include <chrono>
