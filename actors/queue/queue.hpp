@@ -230,10 +230,12 @@ class queue : public actors::protocol_handle {
       // credit within microseconds), then sleeps, and the server wakes it
       // as it renews the credit: the core goes to whoever wants it, and
       // the loop gets a turn between naps. When the server last ran on
-      // this core, it sleeps at once: only that lets the server run.
+      // this core, it moves to another core if one is likely free, or
+      // else sleeps at once: only that lets the server run.
+      const bool beside = lw->server_shares_core() && !lw->leave_server_core();
       const auto start = std::chrono::steady_clock::now();
       const auto until = start + actors::detail::lane_credit_wait;
-      const auto spin_until = lw->server_shares_core() ? start : start + actors::detail::lane_credit_spin;
+      const auto spin_until = beside ? start : start + actors::detail::lane_credit_spin;
       while (!lw->has_credit()) {
         co_await uv::yield(runtime::current().loop());
         const auto now = std::chrono::steady_clock::now();

@@ -25,6 +25,9 @@
 // then sleeps in naps (lane_credit_nap) on the futex word
 // lane_control::credit_wanted, and the server wakes it as it raises the
 // credit: a longer wait for credit costs no core, whoever else wants it.
+// A producer that finds itself on the core the server last ran on moves
+// to another core, if one is likely free (lane_core_move_interval): taking
+// turns on one core, the two would run at a fraction of their speed.
 
 #include <atomic>
 #include <chrono>
@@ -47,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "framework/base/cores.hpp"
 #include "framework/base/result.hpp"
 #include "framework/runtime/actor_ref.hpp"
 #include "framework/transport/ring.hpp"
@@ -83,6 +87,10 @@ inline constexpr std::chrono::microseconds lane_credit_spin{30};
 /// The longest a producer waiting for credit sleeps at a time (its thread
 /// blocked) before it gives its loop a turn.
 inline constexpr std::chrono::microseconds lane_credit_nap{200};
+/// How often at most a producer out of credit on the server's core tries
+/// to move to another one (base::move_to_other_core): each wake-up may
+/// bring it back beside the server, and a try costs a few system calls.
+inline constexpr std::chrono::milliseconds lane_core_move_interval{2};
 
 inline constexpr std::byte lane_item{1};
 inline constexpr std::byte lane_mark{2};
@@ -100,8 +108,9 @@ struct lane_control {
   /// asleep for a whole nap.
   std::atomic<std::uint32_t> credit_wanted;
   /// The core the server last raised the credit on, or -1: a producer on
-  /// the same core sleeps at once when out of credit, as only that lets
-  /// the server run. A hint, so relaxed on both sides.
+  /// the same core, out of credit, moves to another core or else sleeps
+  /// at once, as only that lets the server run. A hint, so relaxed on
+  /// both sides.
   std::atomic<std::int32_t> server_cpu;
 };
 static_assert(sizeof(lane_control) == 64 && std::is_standard_layout_v<lane_control>);
@@ -171,6 +180,8 @@ struct lane_writer {
   /// handle family's count of such puts, or a lane item could overtake one.
   std::uint64_t clean_upto = 0;
   std::uint32_t unfit_in_a_row = 0;  ///< puts too big for a record since the last record (counted by the caller)
+  /// When it last tried to leave the server's core.
+  std::chrono::steady_clock::time_point core_move_at{};
   bool broken = false;   ///< the ring refused us, or we closed it: messages from now on
   bool starved = false;  ///< waited for credit in vain: do not wait again until it is back
 
@@ -187,6 +198,15 @@ struct lane_writer {
   /// runs on.
   bool server_shares_core() const noexcept {
     return control->server_cpu.load(std::memory_order_relaxed) == ::sched_getcpu();
+  }
+
+  /// Moves this thread off the server's core, if another is likely free
+  /// and the last try was lane_core_move_interval ago; whether it moved.
+  bool leave_server_core() noexcept {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - core_move_at < lane_core_move_interval) return false;
+    core_move_at = now;
+    return base::move_to_other_core();
   }
 
   /// Sleeps until the server raises the credit, or at most `nap`

@@ -72,4 +72,15 @@ TEST_CASE("a producer waiting for lane credit that does not come gives up after 
   CHECK(w.control->credit_wanted.load() == 0);
 }
 
+TEST_CASE("a producer on the server's core tries to leave it at most once per interval") {
+  lane_writer w;
+  const auto recent = std::chrono::steady_clock::now();
+  w.core_move_at = recent;
+  CHECK_FALSE(w.leave_server_core());  // too soon: not even tried
+  CHECK(w.core_move_at == recent);
+  w.core_move_at = recent - troupe::actors::detail::lane_core_move_interval;
+  (void)w.leave_server_core();  // tried: whether it moved is the machine's
+  CHECK(w.core_move_at > recent);
+}
+
 }  // TEST_SUITE
