@@ -3,9 +3,9 @@
 // Where the calling thread runs, for the few places where that decides
 // speed: two processes streaming to each other run at a fraction of their
 // speed on one core while another core idles, and the kernel leaves them
-// there when each wakes the other (on some virtual machines a halted
-// virtual core never looks idle to the wake-up, so the wakee always joins
-// its waker).
+// there when each wakes the other (seen on a KVM guest, where a halted
+// virtual core most likely counts as preempted rather than idle when a
+// wake-up looks for an idle core, so the wakee joins its waker).
 
 namespace troupe::base {
 
